@@ -1,0 +1,45 @@
+"""Numerically stable softmax and cross-entropy.
+
+All functions work on logits of shape (B, C) and use the log-sum-exp trick,
+    log softmax(z)_k = z_k - max(z) - log sum_j exp(z_j - max(z)),
+so logits of +-1e4 give finite losses and gradients.
+"""
+
+import numpy as np
+
+
+def log_softmax(logits):
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+
+def softmax(logits):
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    np.exp(shifted, out=shifted)
+    shifted /= shifted.sum(axis=1, keepdims=True)
+    return shifted
+
+
+def cross_entropy(logits, labels):
+    """Mean negative log-likelihood of integer `labels` (B,) under `logits` (B, C)."""
+    rows = np.arange(len(labels))
+    return float(-log_softmax(logits)[rows, labels].mean())
+
+
+def softmax_cross_entropy_(logits, labels):
+    """Loss and its gradient w.r.t. the logits, overwriting `logits` with the gradient.
+
+    d loss / d z = (softmax(z) - onehot(y)) / B. Working in place saves two (B, C)
+    temporaries per training step.
+    """
+    batch = len(labels)
+    rows = np.arange(batch)
+    logits -= logits.max(axis=1, keepdims=True)
+    true_logit = logits[rows, labels]  # fancy indexing copies: kept before exp overwrites it
+    np.exp(logits, out=logits)
+    sums = logits.sum(axis=1)
+    nll = np.log(sums) - true_logit  # -log p_y, exact even where exp(z_y - max) underflows
+    logits /= sums[:, None]
+    logits[rows, labels] -= 1
+    logits *= logits.dtype.type(1.0 / batch)
+    return float(nll.mean()), logits

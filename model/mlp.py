@@ -1,0 +1,106 @@
+"""A multi-layer perceptron in NumPy: ReLU hidden layers, softmax output.
+
+Layer l computes  z_l = a_{l-1} @ W_l + b_l,  a_l = relu(z_l)  (no ReLU on the last
+layer, whose z are the logits). W_l has shape (n_in, n_out) so a batch of rows
+(B, n_in) multiplies it directly.
+
+All parameters live in ONE contiguous vector `params`, laid out as
+[W_1, W_2, ..., W_L, b_1, ..., b_L]; `weights` and `biases` are views into it, and
+`grads` mirrors the layout. An optimiser then updates every parameter with a handful
+of vectorised calls, and weight decay is a single slice `params[:n_weight_params]`.
+"""
+
+import numpy as np
+
+from .losses import softmax, softmax_cross_entropy_
+
+DEFAULT_LAYER_SIZES = (784, 128, 64, 10)
+
+
+class MLP:
+    def __init__(self, layer_sizes=DEFAULT_LAYER_SIZES, seed=0, dtype=np.float32):
+        self.layer_sizes = tuple(int(n) for n in layer_sizes)
+        if len(self.layer_sizes) < 2 or min(self.layer_sizes) < 1:
+            raise ValueError(f"layer_sizes needs two or more positive sizes, got {layer_sizes}")
+        self.dtype = np.dtype(dtype)
+        shapes = list(zip(self.layer_sizes[:-1], self.layer_sizes[1:]))
+        self.n_weight_params = sum(i * o for i, o in shapes)
+        n_params = self.n_weight_params + sum(o for _, o in shapes)
+        self.params = np.zeros(n_params, dtype=self.dtype)
+        self.grads = np.zeros(n_params, dtype=self.dtype)
+        self.weights, self.grad_weights = [], []
+        self.biases, self.grad_biases = [], []
+        w_at, b_at = 0, self.n_weight_params
+        for n_in, n_out in shapes:
+            self.weights.append(self.params[w_at : w_at + n_in * n_out].reshape(n_in, n_out))
+            self.grad_weights.append(self.grads[w_at : w_at + n_in * n_out].reshape(n_in, n_out))
+            self.biases.append(self.params[b_at : b_at + n_out])
+            self.grad_biases.append(self.grads[b_at : b_at + n_out])
+            w_at += n_in * n_out
+            b_at += n_out
+        self._activations = None
+        self.init_params(seed)
+
+    def init_params(self, seed):
+        """He initialisation, W ~ N(0, 2 / n_in), suited to ReLU; biases start at zero."""
+        rng = np.random.default_rng(seed)
+        for w in self.weights:
+            w[...] = rng.standard_normal(w.shape, dtype=np.float64) * np.sqrt(2.0 / w.shape[0])
+        for b in self.biases:
+            b[...] = 0
+
+    @property
+    def n_layers(self):
+        return len(self.weights)
+
+    def forward(self, x, keep=False):
+        """Logits (B, n_out) for inputs x (B, n_in).
+
+        With keep=True the activations [x, a_1, ..., a_{L-1}] are kept for `backward`.
+        """
+        x = np.asarray(x, dtype=self.dtype)
+        activations = [x]
+        a = x
+        for layer, (w, b) in enumerate(zip(self.weights, self.biases)):
+            z = a @ w
+            z += b
+            if layer < self.n_layers - 1:
+                np.maximum(z, 0, out=z)  # ReLU in place: z is not needed again, relu(z) > 0 <=> z > 0
+                activations.append(z)
+            a = z
+        self._activations = activations if keep else None
+        return a
+
+    def backward(self, dlogits):
+        """Fill `self.grads` from d loss / d logits (B, n_out), using the last forward(keep=True).
+
+        For layer l with upstream gradient d_l = d loss / d z_l:
+            dW_l = a_{l-1}^T @ d_l,   db_l = sum_batch d_l,
+            d_{l-1} = (d_l @ W_l^T) * [a_{l-1} > 0].
+        The input gradient d_0 is never needed, which skips the largest product.
+        """
+        if self._activations is None:
+            raise RuntimeError("backward() needs a preceding forward(x, keep=True)")
+        delta = dlogits
+        for layer in reversed(range(self.n_layers)):
+            a_prev = self._activations[layer]
+            np.matmul(a_prev.T, delta, out=self.grad_weights[layer])
+            np.sum(delta, axis=0, out=self.grad_biases[layer])
+            if layer > 0:
+                delta = delta @ self.weights[layer].T
+                delta *= a_prev > 0
+        self._activations = None
+        return self.grads
+
+    def loss_and_grads(self, x, labels):
+        """Mean cross-entropy of a batch and its gradient, left in `self.grads`."""
+        logits = self.forward(x, keep=True)
+        loss, dlogits = softmax_cross_entropy_(logits, labels)
+        self.backward(dlogits)
+        return loss
+
+    def predict_proba(self, x):
+        return softmax(self.forward(x))
+
+    def predict(self, x):
+        return self.forward(x).argmax(axis=1)

@@ -1,0 +1,106 @@
+"""Optimisers and learning-rate schedules over the MLP's flat parameter vector.
+
+Each optimiser updates `model.params` in place from `model.grads`; because both are
+single contiguous vectors, one step is a few vectorised calls whatever the depth.
+L2 weight decay adds  weight_decay * W  to the gradient of the weights only (the
+leading `n_weight_params` entries), never to the biases.
+"""
+
+import math
+
+import numpy as np
+
+
+class Optimizer:
+    def __init__(self, model, lr, weight_decay=0.0):
+        if not lr > 0:
+            raise ValueError(f"learning rate must be positive, got {lr}")
+        if weight_decay < 0:
+            raise ValueError(f"weight decay must be >= 0, got {weight_decay}")
+        self.model = model
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.steps = 0
+
+    def _decayed_grads(self):
+        grads = self.model.grads
+        if self.weight_decay:
+            n = self.model.n_weight_params
+            grads[:n] += self.model.dtype.type(self.weight_decay) * self.model.params[:n]
+        return grads
+
+    def step(self, lr=None):
+        self.steps += 1
+        self._update(self._decayed_grads(), self.lr if lr is None else lr)
+
+
+class SGD(Optimizer):
+    """v <- momentum * v + g;   p <- p - lr * v   (heavy-ball momentum)."""
+
+    def __init__(self, model, lr=0.1, momentum=0.9, weight_decay=0.0):
+        super().__init__(model, lr, weight_decay)
+        self.momentum = momentum
+        self.velocity = np.zeros_like(model.params)
+
+    def _update(self, grads, lr):
+        dtype = self.model.dtype.type
+        self.velocity *= dtype(self.momentum)
+        self.velocity += grads
+        self.model.params -= dtype(lr) * self.velocity
+
+
+class Adam(Optimizer):
+    """Kingma & Ba (2015):
+    m <- b1 m + (1 - b1) g,   v <- b2 v + (1 - b2) g^2,
+    p <- p - lr * sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps).
+    """
+
+    def __init__(self, model, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+        super().__init__(model, lr, weight_decay)
+        self.beta1, self.beta2 = betas
+        self.eps = eps
+        self.m = np.zeros_like(model.params)
+        self.v = np.zeros_like(model.params)
+        self._scratch = np.empty_like(model.params)
+
+    def _update(self, grads, lr):
+        dtype = self.model.dtype.type
+        b1, b2, t = self.beta1, self.beta2, self.steps
+        self.m *= dtype(b1)
+        self.m += dtype(1 - b1) * grads
+        self.v *= dtype(b2)
+        np.multiply(grads, grads, out=self._scratch)
+        self._scratch *= dtype(1 - b2)
+        self.v += self._scratch
+        step_size = lr * math.sqrt(1 - b2**t) / (1 - b1**t)
+        np.sqrt(self.v, out=self._scratch)
+        self._scratch += dtype(self.eps)
+        np.divide(self.m, self._scratch, out=self._scratch)
+        self._scratch *= dtype(step_size)
+        self.model.params -= self._scratch
+
+
+OPTIMIZERS = {"sgd": SGD, "adam": Adam}
+
+
+def make_optimizer(name, model, lr, weight_decay=0.0):
+    try:
+        return OPTIMIZERS[name](model, lr=lr, weight_decay=weight_decay)
+    except KeyError:
+        raise ValueError(f"unknown optimizer {name!r}; choose from {sorted(OPTIMIZERS)}") from None
+
+
+def cosine_lr(base_lr, step, total_steps, warmup_steps=0, final_fraction=0.0):
+    """Linear warm-up, then cosine decay from base_lr to final_fraction * base_lr."""
+    if step < warmup_steps:
+        return base_lr * (step + 1) / warmup_steps
+    progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
+    low = base_lr * final_fraction
+    return low + (base_lr - low) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def constant_lr(base_lr, step, total_steps, warmup_steps=0, final_fraction=0.0):
+    return base_lr
+
+
+SCHEDULES = {"cosine": cosine_lr, "constant": constant_lr}

@@ -1,0 +1,162 @@
+"""The mini-batch training loop: shuffled epochs, validation, best-weights tracking, NaN guard.
+
+Pixels may come as uint8 (0..255, the way MNIST is stored: four times less memory
+than float32) or as floats already in [0, 1]; each batch is scaled on the fly.
+"""
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .losses import cross_entropy, softmax_cross_entropy_
+from .optim import SCHEDULES, make_optimizer
+
+PIXEL_SCALE = 1.0 / 255.0  # uint8 pixel -> network input in [0, 1]
+
+# A batch loss above this counts as infinite. It is -ln of the smallest float32: the point
+# where a naive float32 softmax would already have returned p = 0 and a loss of inf, which
+# the stable log-sum-exp form hides (a learning rate of 10 gives losses of 1e7 that never
+# overflow). Healthy runs stay far below it (at most ~45 in the first steps at lr 0.1).
+DIVERGED_LOSS = float(-np.log(np.finfo(np.float32).smallest_subnormal))
+
+
+def as_inputs(x, dtype=np.float32, out=None):
+    """Network inputs in [0, 1] from uint8 pixels or from floats already scaled."""
+    x = np.asarray(x)
+    if x.dtype == np.uint8:
+        return np.multiply(x, np.dtype(dtype).type(PIXEL_SCALE), out=out, dtype=dtype)
+    return np.asarray(x, dtype=dtype)
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 10
+    batch_size: int = 128
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    schedule: str = "cosine"
+    warmup_epochs: float = 0.0
+    seed: int = 0
+
+
+@dataclass
+class TrainResult:
+    history: list = field(default_factory=list)  # one dict per epoch
+    best_epoch: int = 0  # 1-based; 0 when no epoch finished
+    best_val_accuracy: float = float("nan")
+    diverged: str = ""  # why training stopped early, empty when it did not
+
+
+def evaluate(model, x, labels, batch_size=4096):
+    """(mean cross-entropy, accuracy) over a data set, in memory-bounded chunks."""
+    loss_sum, correct = 0.0, 0
+    for start in range(0, len(x), batch_size):
+        logits = model.forward(as_inputs(x[start : start + batch_size], model.dtype))
+        chunk = labels[start : start + batch_size]
+        loss_sum += cross_entropy(logits, chunk) * len(chunk)
+        correct += int((logits.argmax(axis=1) == chunk).sum())
+    return loss_sum / len(x), correct / len(x)
+
+
+def fit(model, x, labels, config, x_val=None, y_val=None, augment=None, progress=None, log=None):
+    """Train `model` in place; returns a TrainResult.
+
+    augment(batch_uint8 (B, 784), rng) -> batch_uint8, when given, transforms each batch.
+    progress(total_steps) -> a tqdm-like bar with update() and set_postfix_str(), or None.
+    log(message) receives one line per epoch.
+    The model ends with the best-validation weights (the last epoch's without a validation
+    set). If the loss becomes NaN or inf, training stops, `result.diverged` says why and
+    the model keeps the last good weights.
+    """
+    run = _Run(model, len(x), config)
+    result = TrainResult()
+    best_params = model.params.copy()
+    bar = progress(run.total_steps) if progress else None
+    for epoch in range(1, config.epochs + 1):
+        record = run.epoch(x, labels, augment, bar)
+        if "diverged" in record:
+            result.diverged = f"{record['diverged']} in epoch {epoch}"
+            break
+        if x_val is not None and len(x_val):
+            record["val_loss"], record["val_accuracy"] = evaluate(model, x_val, y_val)
+            improved = not record["val_accuracy"] <= result.best_val_accuracy  # True vs NaN too
+        else:
+            improved = True
+        if improved:
+            result.best_epoch, result.best_val_accuracy = epoch, record.get("val_accuracy", float("nan"))
+            best_params[...] = model.params
+        result.history.append(record)
+        if log is not None:
+            log(_epoch_line(record))
+    if bar is not None:
+        bar.close()
+    if result.best_epoch:
+        model.params[...] = best_params
+    return result
+
+
+class _Run:
+    """State shared by the epochs of one fit: RNG, optimiser, schedule, step count."""
+
+    def __init__(self, model, n, config):
+        self.model, self.n, self.config = model, n, config
+        self.rng = np.random.default_rng(config.seed)
+        steps_per_epoch = math.ceil(n / config.batch_size)
+        self.total_steps = steps_per_epoch * config.epochs
+        self.warmup_steps = int(config.warmup_epochs * steps_per_epoch)
+        self.schedule = SCHEDULES[config.schedule]
+        self.optimizer = make_optimizer(config.optimizer, model, config.lr, config.weight_decay)
+        self.batch_buffer = np.empty((config.batch_size, model.layer_sizes[0]), dtype=model.dtype)
+        self.step = 0
+
+    def lr(self):
+        return self.schedule(self.config.lr, self.step, self.total_steps, self.warmup_steps)
+
+    def epoch(self, x, labels, augment, bar):
+        """One shuffled pass; a record of loss/accuracy, or {"diverged": why} with the
+        model's weights left as they were before the bad step."""
+        model, batch_size = self.model, self.config.batch_size
+        started = time.perf_counter()
+        order = self.rng.permutation(self.n)
+        loss_sum, correct = 0.0, 0
+        for batch_start in range(0, self.n, batch_size):
+            idx = order[batch_start : batch_start + batch_size]
+            batch = x[idx]
+            if augment is not None:
+                batch = augment(batch, self.rng)
+            inputs = as_inputs(batch, model.dtype, out=self.batch_buffer[: len(idx)])
+            logits = model.forward(inputs, keep=True)
+            correct += int((logits.argmax(axis=1) == labels[idx]).sum())
+            with np.errstate(over="ignore", invalid="ignore"):
+                loss, dlogits = softmax_cross_entropy_(logits, labels[idx])
+            if not loss < DIVERGED_LOSS:  # also catches NaN
+                return {"diverged": f"loss became {loss:.4g} at step {self.step + 1}"}
+            model.backward(dlogits)
+            lr = self.lr()
+            self.optimizer.step(lr)
+            self.step += 1
+            loss_sum += loss * len(idx)
+            if bar is not None:
+                bar.update(1)
+                if self.step % 50 == 0:
+                    bar.set_postfix_str(f"epoch loss {loss_sum / (batch_start + len(idx)):.4f}")
+        return {
+            "epoch": self.step // math.ceil(self.n / batch_size),
+            "train_loss": loss_sum / self.n,
+            "train_accuracy": correct / self.n,
+            "lr": lr,
+            "seconds": time.perf_counter() - started,
+        }
+
+
+def _epoch_line(record):
+    line = (
+        f"epoch {record['epoch']:3d}  train loss {record['train_loss']:.4f} "
+        f"acc {record['train_accuracy']:.4f}"
+    )
+    if "val_loss" in record:
+        line += f"  val loss {record['val_loss']:.4f} acc {record['val_accuracy']:.4f}"
+    return line + f"  lr {record['lr']:.2e}  {record['seconds']:.2f}s"
