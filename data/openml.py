@@ -5,6 +5,8 @@
 original training images followed by the 10,000 test images, in the original order.
 """
 
+import warnings
+
 import numpy as np
 
 N_TRAIN = 60_000
@@ -32,7 +34,9 @@ def fetch_openml_mnist(data_home=None, fetch=None):
                 "or use local IDX files with --data-dir DIR"
             ) from None
     try:
-        x, y = fetch("mnist_784", version=1, as_frame=False, return_X_y=True, data_home=data_home)
+        with warnings.catch_warnings():  # scikit-learn warns on every retry; the error below says it once
+            warnings.simplefilter("ignore", UserWarning)
+            x, y = fetch("mnist_784", version=1, as_frame=False, return_X_y=True, data_home=data_home)
     except OSError as exc:  # URLError, socket timeouts and ConnectionError are all OSErrors
         raise DataUnavailable(f"{OFFLINE_HINT} ({exc})") from None
     x = np.asarray(x)

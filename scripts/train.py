@@ -1,0 +1,152 @@
+"""Train the MNIST MLP offline and write its weights, metrics and learning curves.
+
+    python -m scripts.train --data-dir ../shared/mnist --epochs 10 --out model/weights/mnist_mlp.npz
+
+Without --data-dir (or $MNIST_DATA_DIR) the data comes from OpenML via scikit-learn.
+Besides PATH.npz it writes PATH.metrics.json and PATH.curves.png. The validation split
+is held out of the training images; the test set is only measured, once, at the end.
+"""
+
+import argparse
+import json
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from data import DataUnavailable, IDXError, fingerprint, load_mnist, train_val_split
+from model import MLP, save_weights
+from model.training import TrainConfig, evaluate, fit
+from scripts.cli import fail, project_version
+
+
+def parse_args(argv=None):
+    defaults = TrainConfig()
+    parser = argparse.ArgumentParser(prog="mnist-train", description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--data-dir", help="folder with the four MNIST IDX files (default: $MNIST_DATA_DIR, else OpenML)"
+    )
+    parser.add_argument("--data-home", help="scikit-learn's cache folder for the OpenML download")
+    parser.add_argument("--epochs", type=int, default=defaults.epochs)
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    parser.add_argument("--optimizer", choices=["adam", "sgd"], default=defaults.optimizer)
+    parser.add_argument("--lr", type=float, default=defaults.lr, help="peak learning rate")
+    parser.add_argument(
+        "--weight-decay", type=float, default=defaults.weight_decay, help="L2 penalty on the weights"
+    )
+    parser.add_argument("--schedule", choices=["cosine", "constant"], default=defaults.schedule)
+    parser.add_argument("--warmup-epochs", type=float, default=defaults.warmup_epochs)
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--val-fraction", type=float, default=0.1, help="share of training images held out")
+    parser.add_argument("--out", type=Path, default=Path("mnist_mlp.npz"), help="weights file to write")
+    args = parser.parse_args(argv)
+    if args.epochs < 1 or args.batch_size < 1:
+        parser.error("--epochs and --batch-size must be at least 1")
+    if not 0 < args.val_fraction < 1:
+        parser.error("--val-fraction must be between 0 and 1 (exclusive)")
+    if args.out.suffix != ".npz":
+        parser.error(f"--out must end in .npz, got {args.out}")
+    return args
+
+
+def progress_bar(total):
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="batch", dynamic_ncols=True, leave=False)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        x_train_all, y_train_all, x_test, y_test = load_mnist(args.data_dir, args.data_home)
+    except (DataUnavailable, IDXError) as exc:
+        fail(exc)
+    x_train, y_train, x_val, y_val = train_val_split(x_train_all, y_train_all, args.val_fraction, args.seed)
+    config = TrainConfig(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        optimizer=args.optimizer,
+        lr=args.lr,
+        weight_decay=args.weight_decay,
+        schedule=args.schedule,
+        warmup_epochs=args.warmup_epochs,
+        seed=args.seed,
+    )
+    print(f"training on {len(x_train)} images, validating on {len(x_val)}; {config}", file=sys.stderr)
+    model = MLP(seed=args.seed)
+    started = time.perf_counter()
+    result = fit(model, x_train, y_train, config, x_val, y_val, progress=progress_bar, log=print)
+    train_seconds = time.perf_counter() - started
+    if result.diverged and not result.best_epoch:
+        fail(f"training diverged ({result.diverged}) before any epoch finished; {args.out} not written")
+
+    test_loss, test_accuracy = evaluate(model, x_test, y_test)
+    metrics = {
+        "config": vars(config),
+        "train_size": len(x_train),
+        "val_size": len(x_val),
+        "best_epoch": result.best_epoch,
+        "val_accuracy": result.best_val_accuracy,
+        "test_accuracy": test_accuracy,
+        "test_loss": test_loss,
+        "train_seconds": round(train_seconds, 2),
+        "diverged": result.diverged,
+        "history": result.history,
+    }
+    metadata = {
+        "input_scaling": "pixel / 255, white digit on black, 28x28 row-major",
+        "data_fingerprint": fingerprint(x_train_all, y_train_all),
+        "data_source": str(args.data_dir) if args.data_dir else "openml:mnist_784",
+        "epochs": result.best_epoch,
+        "seed": args.seed,
+        "train_config": vars(config),
+        "val_accuracy": result.best_val_accuracy,
+        "test_accuracy": test_accuracy,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "project_version": project_version(),
+    }
+    try:
+        save_weights(args.out, model, metadata)
+    except OSError as exc:
+        fail(f"cannot write {args.out}: {exc}")
+    metrics_path = args.out.with_suffix(".metrics.json")
+    metrics_path.write_text(json.dumps(metrics, indent=2) + "\n")
+    curves_path = args.out.with_suffix(".curves.png")
+    plot_curves(result.history, curves_path)
+    print(f"wrote {args.out}, {metrics_path}, {curves_path}")
+    print(
+        f"best epoch {result.best_epoch}: val accuracy {result.best_val_accuracy:.4f}, "
+        f"test accuracy {test_accuracy:.4f}"
+    )
+    if result.diverged:
+        fail(
+            f"training stopped early: {result.diverged}; "
+            f"{args.out} holds the last good weights (epoch {result.best_epoch})"
+        )
+
+
+def plot_curves(history, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    epochs = [h["epoch"] for h in history]
+    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
+    # train figures are running means over each epoch's batches, as the weights moved
+    for split, style, label in (("train", "-o", "train (running)"), ("val", "-s", "validation")):
+        loss_ax.plot(epochs, [h[f"{split}_loss"] for h in history], style, label=label)
+        acc_ax.plot(epochs, [100 * h[f"{split}_accuracy"] for h in history], style, label=label)
+    loss_ax.set(title="Cross-entropy loss", xlabel="epoch", ylabel="loss", yscale="log")
+    acc_ax.set(title="Accuracy", xlabel="epoch", ylabel="accuracy (%)")
+    for ax in (loss_ax, acc_ax):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    main()
