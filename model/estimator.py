@@ -12,6 +12,9 @@ from .losses import softmax
 from .mlp import MLP
 from .training import TrainConfig, as_inputs, fit
 
+# kept as given when X has one of these; anything else (lists, ints) becomes the first
+INPUT_DTYPES = (np.float32, np.float64, np.uint8)
+
 
 class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
     """784-128-64-10 by default; X holds pixels in [0, 1] (floats) or 0..255 (uint8)."""
@@ -37,7 +40,7 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
 
     def fit(self, X, y):
-        X, y = validate_data(self, X, y, dtype=(np.uint8, np.float32, np.float64))
+        X, y = validate_data(self, X, y, dtype=INPUT_DTYPES)
         check_classification_targets(y)
         self.classes_, y_index = np.unique(y, return_inverse=True)
         sizes = (X.shape[1], *self.hidden_layer_sizes, len(self.classes_))
@@ -59,11 +62,9 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X):
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=(np.uint8, np.float32, np.float64), reset=False)
+        X = validate_data(self, X, dtype=INPUT_DTYPES, reset=False)
         return softmax(self.model_.forward(as_inputs(X)))
 
     def predict(self, X):
         check_is_fitted(self)
         return self.classes_[self.predict_proba(X).argmax(axis=1)]
-
-

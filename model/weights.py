@@ -10,6 +10,7 @@ import json
 import os
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -91,6 +92,7 @@ def load_weights(path):
         return WeightsError(f"{path}: {problem}")
 
     try:
+        zipfile.ZipFile(path).close()  # np.load would take a non-zip file for a pickle and say so
         with np.load(path, allow_pickle=False) as npz:
             arrays = {name: npz[name] for name in npz.files}
     except FileNotFoundError:
@@ -103,7 +105,7 @@ def load_weights(path):
         if "pickle" in str(exc):
             raise fail("contains pickled objects, which are refused (allow_pickle=False)") from None
         raise fail(f"not a readable .npz file ({exc})") from None
-    except (OSError, EOFError, zipfile.BadZipFile) as exc:
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
         raise fail(f"not a readable .npz file, truncated or corrupt ({exc})") from None
 
     meta = _metadata(arrays, fail)

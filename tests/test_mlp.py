@@ -1,0 +1,112 @@
+import numpy as np
+import pytest
+
+from model import MLP
+from model.losses import cross_entropy, softmax_cross_entropy_
+from model.optim import Adam
+
+
+def test_default_architecture_is_float32_he_initialised():
+    model = MLP(seed=0)
+    assert model.layer_sizes == (784, 128, 64, 10)
+    assert [w.shape for w in model.weights] == [(784, 128), (128, 64), (64, 10)]
+    assert model.params.dtype == np.float32 and model.params.size == 784 * 128 + 128 * 64 + 64 * 10 + 202
+    # He: std sqrt(2 / fan_in); 100k samples pin the first layer's std to within ~1 %
+    assert model.weights[0].std() == pytest.approx(np.sqrt(2 / 784), rel=0.02)
+    assert not any(b.any() for b in model.biases)
+    logits = model.forward(np.random.default_rng(0).random((3, 784), dtype=np.float32))
+    assert logits.dtype == np.float32 and logits.shape == (3, 10)
+
+
+def test_views_share_the_flat_parameter_vector():
+    model = MLP((4, 3, 2), seed=0)
+    model.params[:] = np.arange(model.params.size)
+    np.testing.assert_array_equal(model.weights[0], np.arange(12).reshape(4, 3))
+    np.testing.assert_array_equal(model.biases[1], [12 + 6 + 3, 12 + 6 + 4])
+
+
+def test_same_seed_same_weights_other_seed_other_weights():
+    assert np.array_equal(MLP(seed=3).params, MLP(seed=3).params)
+    assert not np.array_equal(MLP(seed=3).params, MLP(seed=4).params)
+
+
+def numeric_gradient(model, x, y, eps=1e-6):
+    grads = np.empty_like(model.params)
+    for i in range(model.params.size):
+        saved = model.params[i]
+        model.params[i] = saved + eps
+        up = cross_entropy(model.forward(x), y)
+        model.params[i] = saved - eps
+        down = cross_entropy(model.forward(x), y)
+        model.params[i] = saved
+        grads[i] = (up - down) / (2 * eps)
+    return grads
+
+
+@pytest.mark.parametrize("sizes", [(12, 9, 7, 10), (5, 4)])
+def test_every_gradient_matches_central_differences_in_float64(sizes):
+    rng = np.random.default_rng(0)
+    model = MLP(sizes, seed=1, dtype=np.float64)
+    for b in model.biases:  # non-zero biases, so their gradients are exercised off the origin
+        b[...] = rng.normal(scale=0.1, size=b.shape)
+    x = rng.normal(size=(6, sizes[0]))
+    y = rng.integers(0, sizes[-1], size=6)
+    model.loss_and_grads(x, y)
+    analytic = model.grads.copy()
+    numeric = numeric_gradient(model, x, y)
+    relative = np.abs(analytic - numeric) / np.maximum(np.abs(analytic) + np.abs(numeric), 1e-8)
+    assert relative.max() < 1e-6, f"worst relative error {relative.max():.2e} at {relative.argmax()}"
+
+
+def test_gradients_of_the_default_architecture_on_a_sample_of_parameters():
+    rng = np.random.default_rng(0)
+    model = MLP(seed=0, dtype=np.float64)
+    x = rng.random((4, 784))
+    y = np.array([0, 3, 7, 9])
+    model.loss_and_grads(x, y)
+    eps = 1e-6
+    for layer in range(model.n_layers):
+        for param, grad in (
+            (model.weights[layer], model.grad_weights[layer]),
+            (model.biases[layer], model.grad_biases[layer]),
+        ):
+            flat_param, flat_grad = param.reshape(-1), grad.reshape(-1)
+            # the largest gradients plus random ones: the large ones are where mistakes show
+            picks = np.unique(
+                np.concatenate([np.argsort(-np.abs(flat_grad))[:10], rng.integers(0, flat_param.size, 10)])
+            )
+            for i in picks:
+                saved = flat_param[i]
+                flat_param[i] = saved + eps
+                up = cross_entropy(model.forward(x), y)
+                flat_param[i] = saved - eps
+                down = cross_entropy(model.forward(x), y)
+                flat_param[i] = saved
+                numeric = (up - down) / (2 * eps)
+                denominator = max(abs(numeric) + abs(flat_grad[i]), 1e-8)
+                assert abs(numeric - flat_grad[i]) / denominator < 1e-6
+
+
+def test_overfits_a_tiny_batch_to_full_accuracy():
+    rng = np.random.default_rng(0)
+    x = rng.random((32, 784), dtype=np.float32)
+    y = rng.integers(0, 10, size=32)
+    model = MLP(seed=0)
+    optimizer = Adam(model, lr=1e-2)
+    for _ in range(200):
+        model.loss_and_grads(x, y)
+        optimizer.step()
+    assert (model.predict(x) == y).all()
+    assert cross_entropy(model.forward(x), y) < 0.01
+
+
+def test_backward_without_forward_is_refused():
+    model = MLP((4, 2))
+    with pytest.raises(RuntimeError, match="forward"):
+        model.backward(np.zeros((1, 2), dtype=np.float32))
+
+
+def test_loss_gradient_is_in_place_and_float32():
+    logits = np.random.default_rng(0).normal(size=(8, 10)).astype(np.float32)
+    _, grad = softmax_cross_entropy_(logits, np.zeros(8, dtype=np.int64))
+    assert grad is logits and grad.dtype == np.float32

@@ -1,0 +1,130 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from data.idx import write_idx
+from model import load_weights
+from scripts import train
+from tests.conftest import REPO
+
+STEMS = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
+
+
+@pytest.fixture(scope="module")
+def small_mnist(tmp_path_factory, mnist):
+    """2,000 real training and 500 test images as IDX files: a subset the CLI trains on in seconds."""
+    folder = tmp_path_factory.mktemp("small-mnist")
+    x_train, y_train, x_test, y_test = mnist
+    for stem, array in zip(
+        STEMS,
+        (x_train[:2000].reshape(-1, 28, 28), y_train[:2000], x_test[:500].reshape(-1, 28, 28), y_test[:500]),
+    ):
+        write_idx(folder / f"{stem}.gz", array.astype(np.uint8))
+    return folder
+
+
+def run_cli(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "scripts.train", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=300,
+    )
+
+
+def test_training_writes_weights_metrics_and_curves(small_mnist, tmp_path):
+    out = tmp_path / "run" / "w.npz"
+    train.main(["--data-dir", str(small_mnist), "--epochs", "3", "--out", str(out), "--lr", "3e-3"])
+    model, meta = load_weights(out)
+    metrics = json.loads(out.with_suffix(".metrics.json").read_text())
+    png = out.with_suffix(".curves.png").read_bytes()
+    assert png.startswith(b"\x89PNG") and len(png) > 10_000
+    assert [h["epoch"] for h in metrics["history"]] == [1, 2, 3]
+    assert metrics["train_size"] + metrics["val_size"] == 2000 and abs(metrics["val_size"] - 200) <= 5
+    assert meta["test_accuracy"] == metrics["test_accuracy"] > 0.7
+    assert (
+        meta["seed"] == 0 and meta["data_source"] == str(small_mnist) and len(meta["data_fingerprint"]) == 16
+    )
+    assert meta["val_accuracy"] == max(h["val_accuracy"] for h in metrics["history"])
+
+
+def test_same_seed_same_weights(small_mnist, tmp_path):
+    paths = [tmp_path / f"{name}.npz" for name in ("a", "b", "c")]
+    for path, seed in zip(paths, (1, 1, 2)):
+        train.main(["--data-dir", str(small_mnist), "--epochs", "1", "--seed", str(seed), "--out", str(path)])
+    a, b, c = (load_weights(p)[0].params for p in paths)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_a_diverging_run_stops_with_one_line_and_keeps_the_old_weights(small_mnist, tmp_path):
+    out = tmp_path / "w.npz"
+    out.write_bytes(b"previous weights")
+    done = run_cli("--data-dir", small_mnist, "--epochs", "2", "--lr", "10", "--out", out)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert "error: training diverged" in done.stderr.strip().splitlines()[-1]
+    assert out.read_bytes() == b"previous weights"
+
+
+def test_divergence_after_good_epochs_saves_the_best_of_them(small_mnist, tmp_path, monkeypatch):
+    from model import training
+
+    calls = {"n": 0}
+    real = training.softmax_cross_entropy_
+
+    def explodes_in_epoch_three(logits, labels):
+        calls["n"] += 1
+        loss, grad = real(logits, labels)
+        return (float("nan") if calls["n"] > 2 * 15 else loss), grad  # 15 batches of 128 per epoch
+
+    monkeypatch.setattr(training, "softmax_cross_entropy_", explodes_in_epoch_three)
+    out = tmp_path / "w.npz"
+    with pytest.raises(SystemExit) as stopped:
+        train.main(["--data-dir", str(small_mnist), "--epochs", "5", "--out", str(out)])
+    assert stopped.value.code == 1
+    _, meta = load_weights(out)
+    assert meta["epochs"] in (1, 2)
+    metrics = json.loads(out.with_suffix(".metrics.json").read_text())
+    assert len(metrics["history"]) == 2 and "loss became nan" in metrics["diverged"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--epochs", "0"], "at least 1"),
+        (["--optimizer", "lbfgs"], "invalid choice"),
+        (["--val-fraction", "1.5"], "val-fraction"),
+        (["--out", "weights.pkl"], "must end in .npz"),
+        (["--data-dir", "/nonexistent"], "error: /nonexistent: no such folder"),
+    ],
+)
+def test_bad_options_get_one_clear_line(args, message):
+    done = run_cli(*args)
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr
+    assert message in done.stderr
+
+
+def test_without_data_dir_and_offline_the_user_is_told_what_to_do(monkeypatch, capsys):
+    import urllib.error
+
+    def offline(*_, **__):
+        raise urllib.error.URLError("[Errno -2] Name or service not known")
+
+    monkeypatch.delenv("MNIST_DATA_DIR", raising=False)
+    monkeypatch.setattr("sklearn.datasets.fetch_openml", offline)
+    with pytest.raises(SystemExit) as stopped:
+        train.main(["--epochs", "1"])
+    assert stopped.value.code == 1
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1 and "--data-dir" in error[0] and "no network" in error[0]
