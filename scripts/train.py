@@ -11,6 +11,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import fields
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -62,16 +63,8 @@ def main(argv=None):
     except (DataUnavailable, IDXError) as exc:
         fail(exc)
     x_train, y_train, x_val, y_val = train_val_split(x_train_all, y_train_all, args.val_fraction, args.seed)
-    config = TrainConfig(
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        optimizer=args.optimizer,
-        lr=args.lr,
-        weight_decay=args.weight_decay,
-        schedule=args.schedule,
-        warmup_epochs=args.warmup_epochs,
-        seed=args.seed,
-    )
+    # every TrainConfig field has the option of the same name
+    config = TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)})
     print(f"training on {len(x_train)} images, validating on {len(x_val)}; {config}", file=sys.stderr)
     model = MLP(seed=args.seed)
     started = time.perf_counter()
