@@ -1,0 +1,230 @@
+"""Benchmark the service: gunicorn over HTTP, then preprocessing and forward in-process.
+
+    python scripts/bench_service.py [--seconds 3] [--workers 2]
+
+Starts `python -m service` on 127.0.0.1, times start to ready, drives POST /predict with
+two real PNGs of an MNIST test digit (28x28 black on white, and drawn on a 280x280 RGBA
+canvas as the drawing page sends it) and GET /healthz at concurrency 1, 4 and 16,
+then prints req/s, p50/p99 latency, the predict/healthz ratio, RSS per worker and
+in-process timings, each with PASS/MISS against the targets of issue 4.
+"""
+
+import argparse
+import http.client
+import io
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from data import load_mnist  # noqa: E402
+from model import DEFAULT_WEIGHTS, load_weights  # noqa: E402
+from service.preprocess import preprocess  # noqa: E402
+
+LEVELS = (1, 4, 16)
+TARGETS = {"ratio": 0.6, "p99_ms_c16": 50.0, "rss_mb": 80.0, "ready_s": 1.5, "pre_fwd_ms": 2.0}
+
+
+def sample_pngs(data_dir):
+    """{name: PNG bytes} of one MNIST test digit as users send it, and its label.
+
+    "mnist28": the 28x28 digit drawn black on white (a scan or screenshot of MNIST size);
+    "canvas280": the digit drawn at 200 px on the drawing page's 280x280 RGBA canvas.
+    """
+    _, _, x_test, y_test = load_mnist(data_dir)
+    digit = Image.fromarray(255 - x_test[0].reshape(28, 28))
+    canvas = Image.new("L", (280, 280), 255)
+    canvas.paste(digit.resize((200, 200), Image.Resampling.BILINEAR), (50, 30))
+    return {"mnist28": _png(digit), "canvas280": _png(canvas.convert("RGBA"))}, int(y_test[0])
+
+
+def _png(image):
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(port, workers, model_path):
+    env = dict(os.environ, PORT=str(port), WORKERS=str(workers), MODEL_PATH=str(model_path))
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "service"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    while time.perf_counter() - started < 30:
+        if proc.poll() is not None:
+            sys.exit(f"server exited: {proc.stderr.read().decode().strip()}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as response:
+                if response.status == 200:
+                    return proc, time.perf_counter() - started
+        except OSError:
+            time.sleep(0.01)
+    proc.kill()
+    sys.exit("server not ready after 30 s")
+
+
+def drive(port, method, path, body, headers, concurrency, seconds):
+    """(requests per second, sorted latencies in ms, non-200 count) for `concurrency` clients."""
+    deadline = time.perf_counter() + seconds
+    latencies, failures = [], []
+
+    def client():
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        mine, bad = [], 0
+        while (start := time.perf_counter()) < deadline:
+            conn.request(method, path, body=body, headers=headers)
+            response = conn.getresponse()
+            response.read()
+            mine.append((time.perf_counter() - start) * 1000)
+            bad += response.status != 200
+        conn.close()
+        latencies.extend(mine)
+        failures.append(bad)
+
+    threads = [threading.Thread(target=client) for _ in range(concurrency)]
+    began = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - began
+    return len(latencies) / elapsed, np.sort(latencies), sum(failures)
+
+
+def worker_rss_mb(pid):
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [_rss_kb(child) / 1024 for child in children]
+
+
+def _rss_kb(pid):
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def median_ms(fn, repeats):
+    fn()  # warm caches and lazy imports
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times)) * 1000
+
+
+def torch_forward_ms(mlp, x):
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(1)
+    layers = []
+    for w, b in zip(mlp.weights, mlp.biases):
+        linear = torch.nn.Linear(*w.shape)
+        linear.weight.data = torch.from_numpy(w.T.copy())
+        linear.bias.data = torch.from_numpy(b.copy())
+        layers += [linear, torch.nn.ReLU()]
+    net = torch.nn.Sequential(*layers[:-1]).eval()
+    tensor = torch.from_numpy(x)
+    with torch.inference_mode():
+        return median_ms(lambda: net(tensor), 2000)
+
+
+def verdict(ok):
+    return "PASS" if ok else "MISS"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=3.0, help="load time per route and level")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--model-path", default=str(DEFAULT_WEIGHTS))
+    parser.add_argument(
+        "--data-dir", default=os.environ.get("MNIST_DATA_DIR", str(ROOT.parent / "shared" / "mnist"))
+    )
+    args = parser.parse_args()
+
+    pngs, label = sample_pngs(args.data_dir)
+    port = free_port()
+    proc, ready_s = start_server(port, args.workers, args.model_path)
+    loads = {
+        f"/predict {name}": ("POST", "/predict", png, {"Content-Type": "image/png"})
+        for name, png in pngs.items()
+    }
+    loads["/healthz"] = ("GET", "/healthz", None, {})
+    try:
+        rows = {
+            (level, name): drive(port, *load, level, args.seconds)
+            for level in LEVELS
+            for name, load in loads.items()
+        }
+        rss = worker_rss_mb(proc.pid)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=15)
+
+    print(f"gunicorn, {args.workers} workers, {args.seconds:g} s per route and level")
+    print(f"PNG sizes: {', '.join(f'{name} {len(png)} bytes' for name, png in pngs.items())}")
+    print(f"{'conc':>4} {'route':<20} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6}")
+    for (level, name), (rps, lat, bad) in rows.items():
+        p50, p99 = np.percentile(lat, [50, 99])
+        print(f"{level:>4} {name:<20} {rps:8.0f} {p50:7.2f} {p99:7.2f} {bad:>6}")
+    print()
+    for level in LEVELS:
+        for name in pngs:
+            ratio = rows[level, f"/predict {name}"][0] / rows[level, "/healthz"][0]
+            ok = verdict(ratio >= TARGETS["ratio"])
+            print(f"predict {name}/healthz throughput at {level:>2}: {ratio:.2f}  {ok} (>= 0.6)")
+    for name in pngs:
+        p99 = np.percentile(rows[16, f"/predict {name}"][1], 99)
+        print(f"p99 /predict {name} at 16: {p99:.1f} ms  {verdict(p99 < TARGETS['p99_ms_c16'])} (< 50 ms)")
+    rss_text = ", ".join(f"{mb:.1f}" for mb in rss)
+    print(f"RSS per worker: {rss_text} MB  {verdict(max(rss) < TARGETS['rss_mb'])} (< 80 MB)")
+    print(f"start to ready: {ready_s:.2f} s  {verdict(ready_s < TARGETS['ready_s'])} (< 1.5 s)")
+    in_process(args.model_path, pngs, label)
+
+
+def in_process(model_path, pngs, label):
+    mlp, _ = load_weights(model_path)
+    for name, png in pngs.items():
+        pre_fwd = median_ms(lambda png=png: mlp.predict_proba(preprocess(png)[None, :]), 300)
+        ok = verdict(pre_fwd < TARGETS["pre_fwd_ms"])
+        print(f"in-process preprocess + forward, {name}: {pre_fwd:.3f} ms median  {ok} (< 2 ms)")
+    one = preprocess(pngs["mnist28"])[None, :]
+    forward = median_ms(lambda: mlp.forward(one), 3000)
+    digit = int(mlp.predict(one)[0])
+    print(
+        f"in-process forward alone, batch 1: {forward * 1000:.1f} us median (predicts {digit}, label {label})"
+    )
+    torch_ms = torch_forward_ms(mlp, one)
+    if torch_ms is None:
+        print("PyTorch eager comparison: skipped (torch not installed; `pip install .[bench]`)")
+    else:
+        ok = verdict(forward < torch_ms)
+        print(f"PyTorch eager forward, batch 1: {torch_ms * 1000:.1f} us  {ok} (NumPy faster)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""The MNIST digit-classifier web service.
+
+    flask --app service run          # development server
+    python -m service                # production: gunicorn, $PORT, $WORKERS, $MODEL_PATH
+
+`create_app(config=None)` builds the app: settings from `config.DEFAULTS`, overridden by
+environment variables, overridden by the `config` mapping. The weights are loaded once
+here; a file that cannot be used raises `StartupError` with one line saying why.
+"""
+
+import io
+
+from flask import Flask
+from PIL import Image, ImageDraw
+
+from model import WeightsError
+
+from .config import StartupError, load_settings
+from .inference import Classifier
+from .preprocess import preprocess
+
+__all__ = ["StartupError", "create_app"]
+
+
+def create_app(config=None):
+    settings = load_settings(config)
+    try:
+        classifier = Classifier(settings["MODEL_PATH"])
+    except WeightsError as exc:
+        raise StartupError(f"cannot load weights: {exc}") from None
+
+    app = Flask(__name__)
+    app.config.update(settings)
+    app.json.sort_keys = False  # answers read in the documented order: digit, confidence, ...
+    app.extensions["classifier"] = classifier
+
+    # Imported here, not at the top: prometheus_client fixes its storage (in-process or
+    # multiprocess files) when first imported, and `python -m service` must set
+    # PROMETHEUS_MULTIPROC_DIR before that happens.
+    from . import errors, health, metrics, predict, v2
+
+    errors.init_app(app)
+    metrics.init_app(app, classifier)
+    for blueprint in (health.bp, predict.bp, v2.bp):
+        app.register_blueprint(blueprint)
+    _warm_up(classifier)
+    return app
+
+
+def _warm_up(classifier):
+    """Run one prediction so Pillow's plugins and NumPy's code paths are loaded now.
+
+    Under gunicorn this happens in the master before forking: otherwise each worker's
+    first request would pay about 100 ms of lazy imports.
+    """
+    image = Image.new("L", (28, 28), 255)
+    ImageDraw.Draw(image).line([(14, 4), (14, 24)], fill=0, width=3)
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    classifier.predict(preprocess(buffer.getvalue())[None, :])

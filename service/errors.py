@@ -1,0 +1,87 @@
+"""JSON errors for every failure: {"error": {"code": ..., "message": ...}} with the right status.
+
+Views raise `ApiError`; preprocessing errors and Werkzeug's HTTP errors (404, 405, 413
+from MAX_CONTENT_LENGTH ...) are translated here. Anything else is a bug: it is logged
+with the request id and answered with a JSON 500, and the worker keeps serving.
+"""
+
+import logging
+import re
+import uuid
+
+from flask import g, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from .preprocess import BadImage, ImageTooLarge, NoDigitFound, PreprocessError, UnsupportedImage
+
+log = logging.getLogger(__name__)
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+_PREPROCESS_STATUS = {
+    BadImage: (400, "bad_image"),
+    UnsupportedImage: (415, "unsupported_media_type"),
+    ImageTooLarge: (413, "image_too_large"),
+    NoDigitFound: (422, "no_digit_found"),
+}
+
+
+class ApiError(Exception):
+    def __init__(self, status, code, message):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def from_preprocess(exc, prefix=""):
+    """The ApiError for a preprocessing failure; `prefix` locates it in a batch."""
+    status, code = _PREPROCESS_STATUS[type(exc)]
+    return ApiError(status, code, f"{prefix}{exc}")
+
+
+def error_response(status, code, message, headers=None):
+    response = jsonify(error={"code": code, "message": message})
+    response.status_code = status
+    response.headers.update(headers or {})
+    return response
+
+
+def init_app(app):
+    app.before_request(_assign_request_id)
+    app.after_request(_echo_request_id)
+    app.register_error_handler(ApiError, _api_error)
+    app.register_error_handler(PreprocessError, lambda exc: _api_error(from_preprocess(exc)))
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected)
+
+
+def request_id():
+    return g.get("request_id", "-")
+
+
+def _assign_request_id():
+    # A caller's id (from a proxy or client) is kept so logs can be joined; anything odd is replaced.
+    given = request.headers.get(REQUEST_ID_HEADER, "")
+    g.request_id = given if _CLIENT_REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+
+
+def _echo_request_id(response):
+    response.headers[REQUEST_ID_HEADER] = request_id()
+    return response
+
+
+def _api_error(exc):
+    return error_response(exc.status, exc.code, exc.message)
+
+
+def _http_error(exc):
+    code = re.sub(r"\W+", "_", (exc.name or "error").lower()).strip("_")
+    # Keep headers the status depends on, e.g. Allow for 405.
+    headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
+    return error_response(exc.code or 500, code, exc.description or exc.name, headers)
+
+
+def _unexpected(exc):
+    log.exception("unexpected error (request id %s) on %s %s", request_id(), request.method, request.path)
+    return error_response(500, "internal_error", f"internal error; request id {request_id()}")

@@ -1,0 +1,58 @@
+"""Liveness, readiness, the model's description and the OpenAPI document."""
+
+from importlib import resources
+
+from flask import Blueprint, current_app, jsonify
+
+bp = Blueprint("health", __name__)
+
+
+def classifier():
+    return current_app.extensions["classifier"]
+
+
+@bp.get("/healthz")
+def healthz():
+    return jsonify(status="ok")
+
+
+@bp.get("/readyz")
+def readyz():
+    # create_app refuses to build an app without weights, so a live app is a ready one;
+    # the check still reads the loaded model so a broken registration would show here.
+    return jsonify(status="ready", model=classifier().model_id)
+
+
+@bp.get("/model")
+def model():
+    clf = classifier()
+    meta = clf.metadata
+    return jsonify(
+        id=clf.model_id,
+        sha256=clf.sha256,
+        architecture={
+            "type": "mlp",
+            "layer_sizes": list(clf.layer_sizes),
+            "activation": meta.get("activation", "relu"),
+            "output": meta.get("output", "softmax"),
+            "parameters": int(clf.mlp.params.size),
+        },
+        input={
+            "shape": [784],
+            "range": [0.0, 1.0],
+            "meaning": "28x28 MNIST pixels / 255, white digit on black",
+        },
+        test_accuracy=meta.get("test_accuracy"),
+        temperature=clf.temperature,
+        uncertain_threshold=clf.uncertain_threshold,
+        metadata=meta,
+    )
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return current_app.response_class(OPENAPI, mimetype="application/json")
+
+
+# Read once at import: the document is static and ships with the package.
+OPENAPI = resources.files(__package__).joinpath("openapi.json").read_bytes()

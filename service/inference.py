@@ -1,0 +1,90 @@
+"""The loaded model: forward-only NumPy inference plus what the API reports about it."""
+
+import hashlib
+import math
+from pathlib import Path
+
+import numpy as np
+
+from model import WeightsError, load_weights
+from model.losses import softmax
+
+# Until the calibration helper stores a measured threshold in the weights' metadata,
+# a prediction is "uncertain" when the network gives its top digit less than even odds.
+FALLBACK_UNCERTAIN_THRESHOLD = 0.5
+INPUTS, CLASSES = 784, 10
+
+
+class Classifier:
+    """An MLP loaded once from `.npz`, with its metadata, file digest and model id."""
+
+    def __init__(self, path):
+        path = Path(path)
+        self.mlp, self.metadata = load_weights(path)  # WeightsError names the file and the fault
+        sizes = self.mlp.layer_sizes
+        if (sizes[0], sizes[-1]) != (INPUTS, CLASSES):
+            raise WeightsError(
+                f"{path}: layer sizes {list(sizes)} do not map {INPUTS} pixels to {CLASSES} digits"
+            )
+        self.sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
+        self.model_id = f"mnist-mlp-{self.sha256[:12]}"
+        self.temperature = self._setting(path, "temperature", 1.0, lambda t: 0 < t < math.inf)
+        self.uncertain_threshold = self._setting(
+            path, "uncertain_threshold", FALLBACK_UNCERTAIN_THRESHOLD, lambda t: 0 <= t <= 1
+        )
+
+    def _setting(self, path, key, default, valid):
+        """A numeric metadata value, or `default` when absent; a bad value is a weights-file fault."""
+        value = self.metadata.get(key)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int | float) or not valid(value):
+            raise WeightsError(f"{path}: metadata {key!r} has an invalid value {value!r}")
+        return float(value)
+
+    @property
+    def layer_sizes(self):
+        return self.mlp.layer_sizes
+
+    def probabilities(self, batch):
+        """Softmax of the temperature-scaled logits, (N, 10) float32, for inputs (N, 784) in [0, 1]."""
+        logits = self.mlp.forward(np.asarray(batch, dtype=np.float32))
+        if self.temperature != 1.0:
+            logits /= np.float32(self.temperature)
+        return softmax(logits)
+
+    def predict(self, batch):
+        """One answer per input row: digit, confidence, probabilities, uncertain."""
+        return [self._answer(row) for row in self.probabilities(batch)]
+
+    def _answer(self, probs):
+        digit = int(probs.argmax())
+        confidence = float(probs[digit])
+        return {
+            "digit": digit,
+            "confidence": round(confidence, 6),
+            "probabilities": [round(float(p), 6) for p in probs],
+            "uncertain": confidence < self.uncertain_threshold,
+        }
+
+
+def as_inputs(values, shapes=((INPUTS,), (28, 28))):
+    """float32 (N, 784) from numbers a client prepared itself; ValueError says what is wrong.
+
+    `values` is a (nested) list of numbers in [0, 1] laid out as one of `shapes`; each
+    784 consecutive values are one image.
+    """
+    try:
+        array = np.array(values)
+    except (ValueError, TypeError):  # ragged nesting
+        raise ValueError("must be a list of numbers, not ragged") from None
+    if array.dtype.kind not in "iuf":
+        raise ValueError("must contain only numbers")
+    if array.shape not in shapes:
+        raise ValueError(
+            f"has shape {list(array.shape)}; expected {' or '.join(str(list(s)) for s in shapes)}"
+        )
+    array = array.astype(np.float32).reshape(-1, INPUTS)
+    if not (np.isfinite(array).all() and array.min() >= 0 and array.max() <= 1):
+        raise ValueError("values must be in [0, 1] (MNIST pixels / 255, white digit on black)")
+    return array

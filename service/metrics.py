@@ -1,0 +1,70 @@
+"""Prometheus metrics: requests by route and status, latency, predictions per digit, model info.
+
+Under gunicorn (`python -m service`) PROMETHEUS_MULTIPROC_DIR is set before this module is
+imported, so prometheus_client keeps every value in per-process files there and a scrape
+of any worker aggregates all of them. Without it (tests, `flask run`) the default
+in-process registry is used.
+"""
+
+import os
+import time
+
+from flask import Blueprint, Response, g, request
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+bp = Blueprint("metrics", __name__)
+
+REQUESTS = Counter("mnist_http_requests", "HTTP requests answered", ["route", "method", "status"])
+LATENCY = Histogram(
+    "mnist_http_request_duration_seconds",
+    "Time from request start to response, by route",
+    ["route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0),
+)
+PREDICTIONS = Counter("mnist_predictions", "Digits predicted", ["digit"])
+# Info metrics do not work in multiprocess mode: a constant-1 gauge carries the labels instead.
+MODEL_INFO = Gauge("mnist_model_info", "The loaded model", ["model_id", "sha256"], multiprocess_mode="max")
+
+
+def init_app(app, classifier):
+    MODEL_INFO.labels(model_id=classifier.model_id, sha256=classifier.sha256).set(1)
+    app.before_request(_start_timer)
+    app.after_request(_record)
+    app.register_blueprint(bp)
+
+
+def count_predictions(answers):
+    for answer in answers:
+        PREDICTIONS.labels(digit=str(answer["digit"])).inc()
+
+
+@bp.get("/metrics")
+def metrics():
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry = REGISTRY
+    return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
+
+
+def _start_timer():
+    g.started = time.perf_counter()
+
+
+def _record(response):
+    # The rule, not the path: unknown paths must not create one time series each.
+    route = request.url_rule.rule if request.url_rule else "unmatched"
+    REQUESTS.labels(route=route, method=request.method, status=str(response.status_code)).inc()
+    if "started" in g:
+        LATENCY.labels(route=route).observe(time.perf_counter() - g.started)
+    return response

@@ -1,0 +1,138 @@
+"""POST /predict: digit images as multipart uploads, raw image bodies or JSON.
+
+Accepted bodies (a batch holds at most MAX_BATCH images):
+- multipart/form-data with one or more files in the field `image`;
+- a raw body with an image content type (or application/octet-stream);
+- JSON {"image": "<base64 or data: URL>"} or {"images": [...]};
+- JSON {"input": [784 numbers in [0, 1]]} (or 28 rows of 28) or {"inputs": [...]}, for
+  clients that preprocess themselves.
+One image answers {"digit", "confidence", "probabilities", "uncertain", "model"}; a
+batch (several files, "images" or "inputs") answers {"predictions": [...], "model"}.
+"""
+
+import base64
+import binascii
+import io
+
+import numpy as np
+from flask import Blueprint, current_app, jsonify, request
+from PIL import Image
+
+from .errors import ApiError, from_preprocess
+from .inference import as_inputs
+from .metrics import count_predictions
+from .preprocess import PreprocessError, preprocess
+
+bp = Blueprint("predict", __name__)
+
+IMAGE_TYPES = frozenset(
+    {"image/png", "image/jpeg", "image/pjpeg", "image/gif", "image/bmp", "image/x-ms-bmp", "image/webp"}
+)
+UNTYPED = "application/octet-stream"  # Pillow identifies the format from the bytes
+JSON_FIELDS = {"image": False, "images": True, "input": False, "inputs": True}  # field -> is a batch
+TRUE_WORDS = {"1", "true", "yes", "on"}
+
+
+@bp.post("/predict")
+def predict():
+    inputs, batch = _inputs()
+    clf = current_app.extensions["classifier"]
+    answers = clf.predict(inputs)
+    count_predictions(answers)
+    if request.args.get("preview", "").lower() in TRUE_WORDS:
+        for answer, pixels in zip(answers, inputs):
+            answer["preview"] = preview_png(pixels)
+    if batch:
+        return jsonify(predictions=answers, model=clf.model_id)
+    return jsonify(**answers[0], model=clf.model_id)
+
+
+def preview_png(pixels):
+    """The network's 28x28 input as a PNG data: URL, to show what it saw."""
+    buffer = io.BytesIO()
+    Image.fromarray(np.rint(pixels.reshape(28, 28) * 255).astype(np.uint8)).save(buffer, "PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _inputs():
+    """(float32 (N, 784) network inputs, whether the request is a batch)."""
+    mimetype = request.mimetype
+    if mimetype == "multipart/form-data":
+        files = request.files.getlist("image")
+        if not files:
+            raise ApiError(
+                400, "missing_image", "multipart upload needs one or more files in the field 'image'"
+            )
+        return _images([f.read() for f in _bounded(files)], batch=len(files) > 1)
+    if mimetype == "application/json":
+        return _json_inputs()
+    if mimetype in IMAGE_TYPES or mimetype == UNTYPED:
+        return _images([request.get_data()], batch=False)
+    kind = f"content type {mimetype!r}" if mimetype else "a body without a content type"
+    raise ApiError(
+        415,
+        "unsupported_media_type",
+        f"cannot read {kind}; send multipart/form-data, application/json, or a PNG, JPEG, GIF, BMP "
+        "or WebP body",
+    )
+
+
+def _json_inputs():
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ApiError(400, "malformed_json", "the body must be a JSON object")
+    fields = [name for name in JSON_FIELDS if name in body]
+    if len(fields) != 1:
+        raise ApiError(
+            400, "bad_request", "the JSON object needs exactly one of 'image', 'images', 'input', 'inputs'"
+        )
+    name = fields[0]
+    batch = JSON_FIELDS[name]
+    values = body[name]
+    if batch and (not isinstance(values, list) or not values):
+        raise ApiError(400, "bad_request", f"'{name}' must be a non-empty list")
+    items = _bounded(values) if batch else [values]
+    where = [f"{name}[{i}]" if batch else name for i in range(len(items))]
+    if name.startswith("image"):
+        return _images([_base64_image(v, w) for v, w in zip(items, where)], batch)
+    return np.concatenate([_prepared(v, w) for v, w in zip(items, where)]), batch
+
+
+def _bounded(items):
+    limit = current_app.config["MAX_BATCH"]
+    if len(items) > limit:
+        raise ApiError(413, "batch_too_large", f"{len(items)} images in one request; the limit is {limit}")
+    return items
+
+
+def _images(blobs, batch):
+    max_pixels = current_app.config["MAX_PIXELS"]
+    inputs = []
+    for index, blob in enumerate(blobs):
+        try:
+            inputs.append(preprocess(blob, max_pixels))
+        except PreprocessError as exc:
+            raise from_preprocess(exc, prefix=f"image {index}: " if batch else "") from None
+    return np.stack(inputs), batch
+
+
+def _base64_image(value, where):
+    if not isinstance(value, str):
+        raise ApiError(400, "bad_request", f"'{where}' must be a base64 string or a data: URL")
+    if value.startswith("data:"):
+        header, comma, value = value.partition(",")
+        if not comma or not header.endswith(";base64"):
+            raise ApiError(
+                400, "bad_request", f"'{where}' must be a base64 data: URL (data:image/png;base64,...)"
+            )
+    try:
+        return base64.b64decode("".join(value.split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise ApiError(400, "bad_base64", f"'{where}' is not valid base64") from None
+
+
+def _prepared(value, where):
+    try:
+        return as_inputs(value)
+    except ValueError as exc:
+        raise ApiError(400, "bad_input", f"'{where}' {exc}") from None

@@ -1,0 +1,145 @@
+"""The Open Inference Protocol v2 (KServe / Triton) subset, so existing clients work unchanged.
+
+Routes: GET /v2, /v2/health/live, /v2/health/ready, /v2/models/mnist, /v2/models/mnist/ready
+and POST /v2/models/mnist/infer with one FP32 tensor of shape [N, 784] or [N, 28, 28]
+holding MNIST pixels / 255. Outputs: "probabilities" (FP32 [N, 10]) and "digit" (INT64 [N]).
+Errors use the protocol's own shape, {"error": "<message>"}.
+"""
+
+import math
+from importlib.metadata import PackageNotFoundError, version
+
+from flask import Blueprint, current_app, jsonify, request
+
+from .errors import ApiError
+from .inference import CLASSES, INPUTS, as_inputs
+from .metrics import count_predictions
+
+bp = Blueprint("v2", __name__, url_prefix="/v2")
+
+MODEL_NAME = "mnist"
+OUTPUTS = ("probabilities", "digit")
+SHAPES = ((INPUTS,), (28, 28))  # per item, after the batch dimension
+
+
+@bp.errorhandler(ApiError)
+def _error(exc):
+    return jsonify(error=exc.message), exc.status
+
+
+def _classifier(name):
+    if name != MODEL_NAME:
+        raise ApiError(404, "not_found", f"unknown model {name!r}; this server serves {MODEL_NAME!r}")
+    return current_app.extensions["classifier"]
+
+
+@bp.get("")
+def server_metadata():
+    return jsonify(name="mnist-mlp-service", version=_version(), extensions=[])
+
+
+@bp.get("/health/live")
+def live():
+    return jsonify(live=True)
+
+
+@bp.get("/health/ready")
+def ready():
+    return jsonify(ready="classifier" in current_app.extensions)
+
+
+@bp.get("/models/<name>")
+def model_metadata(name):
+    clf = _classifier(name)
+    return jsonify(
+        name=MODEL_NAME,
+        versions=[clf.model_id],
+        platform="numpy_mlp",
+        inputs=[{"name": "input", "datatype": "FP32", "shape": [-1, INPUTS]}],
+        outputs=[
+            {"name": "probabilities", "datatype": "FP32", "shape": [-1, CLASSES]},
+            {"name": "digit", "datatype": "INT64", "shape": [-1]},
+        ],
+    )
+
+
+@bp.get("/models/<name>/ready")
+def model_ready(name):
+    _classifier(name)
+    return jsonify(name=MODEL_NAME, ready=True)
+
+
+@bp.post("/models/<name>/infer")
+def infer(name):
+    clf = _classifier(name)
+    if "Inference-Header-Content-Length" in request.headers:
+        raise ApiError(
+            415, "unsupported_media_type", "the binary tensor extension is not supported; send JSON"
+        )
+    # Clients differ in the content type they send: parse the body as JSON whatever it says.
+    body = request.get_json(force=True, silent=True)
+    if not isinstance(body, dict):
+        raise ApiError(400, "bad_request", "the body must be a JSON inference request object")
+    inputs = _tensor(body.get("inputs"))
+    wanted = _requested_outputs(body.get("outputs"))
+    probs = clf.probabilities(inputs)
+    digits = probs.argmax(axis=1)
+    count_predictions({"digit": int(d)} for d in digits)
+    tensors = {
+        "probabilities": {"datatype": "FP32", "shape": list(probs.shape), "data": probs.ravel().tolist()},
+        "digit": {"datatype": "INT64", "shape": [len(digits)], "data": digits.tolist()},
+    }
+    answer = {
+        "model_name": MODEL_NAME,
+        "model_version": clf.model_id,
+        "outputs": [{"name": out, **tensors[out]} for out in wanted],
+    }
+    if "id" in body:
+        answer["id"] = body["id"]
+    return jsonify(answer)
+
+
+def _tensor(inputs):
+    """float32 (N, 784) from the request's single input tensor."""
+    if not isinstance(inputs, list) or len(inputs) != 1 or not isinstance(inputs[0], dict):
+        raise ApiError(400, "bad_request", "'inputs' must hold exactly one tensor object")
+    tensor = inputs[0]
+    if tensor.get("datatype") != "FP32":
+        raise ApiError(400, "bad_request", f"datatype must be FP32, got {tensor.get('datatype')!r}")
+    shape = tensor.get("shape")
+    if not (
+        isinstance(shape, list)
+        and all(isinstance(n, int) and not isinstance(n, bool) for n in shape)
+        and tuple(shape[1:]) in SHAPES
+    ):
+        raise ApiError(400, "bad_request", f"shape must be [N, 784] or [N, 28, 28], got {shape!r}")
+    limit = current_app.config["MAX_BATCH"]
+    if not 1 <= shape[0] <= limit:
+        raise ApiError(413 if shape[0] > limit else 400, "bad_request", f"batch size must be 1..{limit}")
+    data = tensor.get("data")
+    try:
+        # The protocol allows the data flat (row-major) or nested like the shape.
+        flat = as_inputs(data, shapes=[tuple(shape), (math.prod(shape),)])
+    except ValueError as exc:
+        raise ApiError(400, "bad_request", f"input data {exc}") from None
+    return flat
+
+
+def _requested_outputs(outputs):
+    if outputs is None:
+        return OUTPUTS
+    names = (
+        [o.get("name") if isinstance(o, dict) else None for o in outputs]
+        if isinstance(outputs, list)
+        else None
+    )
+    if not names or any(n not in OUTPUTS for n in names):
+        raise ApiError(400, "bad_request", f"'outputs' may only name {list(OUTPUTS)}")
+    return names
+
+
+def _version():
+    try:
+        return version("mnist-mlp-service")
+    except PackageNotFoundError:  # a source checkout that was never installed
+        return "source"

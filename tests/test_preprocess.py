@@ -1,0 +1,159 @@
+"""preprocess(): formats, polarity, limits, and MNIST re-rendered as users send it."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from model import DEFAULT_WEIGHTS, load_weights
+from service.preprocess import (
+    BadImage,
+    ImageTooLarge,
+    NoDigitFound,
+    UnsupportedImage,
+    preprocess,
+    to_mnist_frame,
+)
+from tests.service_fixtures import RENDER_KINDS, drawn_digit, encode, mnist_test_set, render
+
+SAMPLE = 1000
+
+
+@pytest.fixture(scope="module")
+def mlp():
+    return load_weights(DEFAULT_WEIGHTS)[0]
+
+
+@pytest.fixture(scope="module")
+def sample():
+    """1,000 fixed MNIST test images, their labels and their renderings as user uploads."""
+    x_test, y_test = mnist_test_set()
+    rng = np.random.default_rng(4)
+    idx = rng.choice(len(x_test), SAMPLE, replace=False)
+    blobs = [render(x_test[i], RENDER_KINDS[n % len(RENDER_KINDS)], rng) for n, i in enumerate(idx)]
+    return x_test[idx], y_test[idx], blobs
+
+
+def frame(data):
+    return preprocess(data).reshape(28, 28)
+
+
+def test_output_is_mnist_shaped():
+    x = preprocess(encode(drawn_digit()))
+    assert x.shape == (784,) and x.dtype == np.float32
+    assert 0.0 <= x.min() and x.max() <= 1.0 and x.max() > 0.9
+    rows, cols = np.nonzero(x.reshape(28, 28) > 0.1)
+    assert rows.max() - rows.min() + 1 <= 21 and cols.max() - cols.min() + 1 <= 21  # fitted to 20 px
+    mass = x.reshape(28, 28)
+    com = [(mass.sum(axis=1 - a) * np.arange(28)).sum() / mass.sum() for a in (0, 1)]
+    assert np.allclose(com, 14.0, atol=0.6)
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "GIF", "BMP", "WEBP"])
+def test_accepted_formats_and_either_polarity_agree(fmt):
+    dark_on_light = frame(encode(drawn_digit().convert("RGB"), fmt))
+    light_on_dark = frame(encode(drawn_digit(ink=255, paper=0).convert("RGB"), fmt))
+    assert np.abs(dark_on_light - light_on_dark).mean() < 0.03
+
+
+def test_transparency_is_composited_over_white():
+    rgba = Image.new("RGBA", (120, 160), (0, 0, 0, 0))
+    rgba.putalpha(Image.eval(drawn_digit(), lambda v: 255 - v))
+    assert np.abs(frame(encode(rgba)) - frame(encode(drawn_digit()))).mean() < 0.02
+
+
+def test_exif_orientation_is_applied():
+    upright = drawn_digit()
+    stored = upright.transpose(Image.Transpose.ROTATE_90)  # as a sideways camera stores it
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 CW to display"
+    data = encode(stored.convert("RGB"), "JPEG", exif=exif.tobytes(), quality=95)
+    assert np.abs(frame(data) - frame(encode(upright))).mean() < 0.03
+
+
+def test_gif_first_frame_is_used():
+    first, second = drawn_digit(), Image.new("L", (120, 160), 255)
+    data = encode(first, "GIF", save_all=True, append_images=[second])
+    assert frame(data).max() > 0.9
+
+
+def test_sixteen_bit_grayscale():
+    deep = Image.fromarray((np.asarray(drawn_digit(), dtype=np.uint16) * 257).astype(np.uint16))
+    assert np.abs(frame(encode(deep)) - frame(encode(drawn_digit()))).mean() < 0.02
+
+
+def test_prepared_mnist_frame_passes_through_nearly_unchanged():
+    x_test, _ = mnist_test_set()
+    raw = x_test[:50].reshape(-1, 28, 28) / 255.0
+    again = np.stack([to_mnist_frame(img) for img in raw])
+    assert np.abs(again - raw).mean() < 0.01
+
+
+@pytest.mark.parametrize(
+    "image",
+    [Image.new("L", (64, 64), 255), Image.new("RGB", (64, 64), (30, 30, 30)), Image.new("RGBA", (64, 64))],
+    ids=["white", "dark", "transparent"],
+)
+def test_blank_images_have_no_digit(image):
+    with pytest.raises(NoDigitFound):
+        preprocess(encode(image))
+
+
+def test_jpeg_noise_alone_is_no_digit():
+    noise = np.random.default_rng(0).normal(235, 4, (200, 200)).clip(0, 255).astype(np.uint8)
+    with pytest.raises(NoDigitFound):
+        preprocess(encode(Image.fromarray(noise), "JPEG", quality=50))
+
+
+@pytest.mark.parametrize(
+    "data", [b"", b"not an image", encode(drawn_digit())[:60]], ids=["empty", "text", "truncated"]
+)
+def test_undecodable_bytes(data):
+    with pytest.raises(BadImage):
+        preprocess(data)
+
+
+def test_unsupported_format():
+    with pytest.raises(UnsupportedImage):
+        preprocess(encode(drawn_digit(), "TIFF"))
+
+
+def test_pixel_bound_is_checked_before_decoding():
+    data = encode(Image.new("L", (3000, 3000), 255))
+    with pytest.raises(ImageTooLarge):
+        preprocess(data, max_pixels=1000 * 1000)
+
+
+def test_decompression_bomb_is_refused():
+    # A PNG header claiming 100000 x 100000 pixels: Pillow's own bomb check fires on open.
+    bomb = encode(Image.new("1", (1, 1)))
+    bomb = bomb[:16] + (100000).to_bytes(4, "big") * 2 + bomb[24:]
+    with pytest.raises((ImageTooLarge, BadImage)):
+        preprocess(bomb, max_pixels=10**12)
+
+
+def test_rerendered_mnist_agrees_with_raw_predictions(mlp, sample):
+    x, _, blobs = sample
+    raw = mlp.predict(x / np.float32(255))
+    rerendered = mlp.predict(np.stack([preprocess(b) for b in blobs]))
+    agreement = (raw == rerendered).mean()
+    by_kind = {k: (raw == rerendered)[i :: len(RENDER_KINDS)].mean() for i, k in enumerate(RENDER_KINDS)}
+    print(f"agreement {agreement:.3f} by kind {by_kind}")
+    assert agreement >= 0.97, by_kind
+
+
+def test_accuracy_through_http_matches_model(mlp, sample):
+    """1,000 uploads through the Flask app: within 1 point of the model's accuracy on the raw images."""
+    from service import create_app
+
+    x, y, blobs = sample
+    client = create_app().test_client()
+    digits = []
+    for blob in blobs:
+        response = client.post("/predict", data=blob, content_type="application/octet-stream")
+        assert response.status_code == 200, response.json
+        digits.append(response.json["digit"])
+    http_accuracy = (np.array(digits) == y).mean()
+    # The same 1,000 images, raw: comparing like with like removes +-0.5 point of sampling noise.
+    model_accuracy = (mlp.predict(x / np.float32(255)) == y).mean()
+    print(f"HTTP accuracy {http_accuracy:.3f}, model on the raw images {model_accuracy:.3f}")
+    assert abs(http_accuracy - model_accuracy) <= 0.01

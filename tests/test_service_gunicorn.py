@@ -1,0 +1,129 @@
+"""The production server: `python -m service` as a subprocess, over real HTTP."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.service_fixtures import RENDER_KINDS, drawn_digit, encode, mnist_test_set, render
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start(**env):
+    return subprocess.Popen(
+        [sys.executable, "-m", "service"],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def call(url, data=None, headers=None):
+    request = urllib.request.Request(url, data=data, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    port = free_port()
+    proc = start(
+        PORT=str(port), WORKERS="2", PROMETHEUS_MULTIPROC_DIR=str(tmp_path_factory.mktemp("metrics"))
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()[1]
+        try:
+            if call(base + "/readyz")[0] == 200:
+                break
+        except OSError:
+            time.sleep(0.05)
+    else:
+        proc.kill()
+        pytest.fail("server not ready within 20 s")
+    yield proc, base
+    if proc.poll() is None:
+        proc.kill()
+        proc.communicate()
+
+
+def test_predict_health_and_metrics_over_http(server):
+    _, base = server
+    png = encode(drawn_digit())
+    for _ in range(8):  # several connections: both workers answer some
+        status, body = call(base + "/predict", png, {"Content-Type": "image/png"})
+        assert status == 200 and json.loads(body)["digit"] == 1
+    assert call(base + "/healthz")[0] == 200
+    assert call(base + "/v2/health/ready")[0] == 200
+    status, body = call(base + "/predict", b"junk", {"Content-Type": "image/png"})
+    assert status == 400 and json.loads(body)["error"]["code"] == "bad_image"
+    metrics = call(base + "/metrics")[1].decode()
+    # The count covers every worker, whichever one answers the scrape.
+    wanted = 'mnist_http_requests_total{method="POST",route="/predict",status="200"}'
+    line = next(row for row in metrics.splitlines() if row.startswith(wanted))
+    assert float(line.split()[-1]) == 8
+    assert "mnist_model_info{" in metrics
+
+
+def test_rerendered_mnist_over_http(server):
+    _, base = server
+    x_test, y_test = mnist_test_set()
+    rng = np.random.default_rng(7)
+    idx = rng.choice(len(x_test), 40, replace=False)
+    correct = 0
+    for n, i in enumerate(idx):
+        status, body = call(
+            base + "/predict",
+            render(x_test[i], RENDER_KINDS[n % 4], rng),
+            {"Content-Type": "application/octet-stream"},
+        )
+        assert status == 200
+        correct += json.loads(body)["digit"] == y_test[i]
+    assert correct >= 36  # a sample of 40: the 1,000-image check runs in-process in test_preprocess
+
+
+def test_sigterm_shuts_down_cleanly(server):
+    proc, _ = server
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=10)
+    assert proc.returncode == 0, stderr
+    assert "Traceback" not in stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (
+            {"MODEL_PATH": "/nonexistent/w.npz"},
+            "error: cannot load weights: /nonexistent/w.npz: no such file",
+        ),
+        ({"WORKERS": "none"}, "error: WORKERS must be a positive integer, got 'none'"),
+    ],
+)
+def test_bad_configuration_is_one_line_and_nonzero(env, message):
+    proc = start(PORT=str(free_port()), **env)
+    _, stderr = proc.communicate(timeout=20)
+    assert proc.returncode != 0
+    assert stderr.strip() == message
