@@ -15,9 +15,13 @@ from dataclasses import fields
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
+
 from data import DataUnavailable, IDXError, fingerprint, load_mnist, train_val_split
+from data.augment import Augmenter
 from model import MLP, save_weights
-from model.training import TrainConfig, evaluate, fit
+from model.calibration import calibrate, calibrated_probabilities, flag_stats
+from model.training import TrainConfig, as_inputs, evaluate, fit
 from scripts.cli import fail, project_version
 
 
@@ -39,6 +43,18 @@ def parse_args(argv=None):
     parser.add_argument("--warmup-epochs", type=float, default=defaults.warmup_epochs)
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--val-fraction", type=float, default=0.1, help="share of training images held out")
+    parser.add_argument(
+        "--augment",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="random affine, elastic and stroke-thickness changes to every training batch",
+    )
+    parser.add_argument(
+        "--max-flag-rate",
+        type=float,
+        default=0.02,
+        help="share of validation digits the 'uncertain' threshold may flag",
+    )
     parser.add_argument("--out", type=Path, default=Path("mnist_mlp.npz"), help="weights file to write")
     args = parser.parse_args(argv)
     if args.epochs < 1 or args.batch_size < 1:
@@ -67,13 +83,18 @@ def main(argv=None):
     config = TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)})
     print(f"training on {len(x_train)} images, validating on {len(x_val)}; {config}", file=sys.stderr)
     model = MLP(seed=args.seed)
+    augmenter = Augmenter() if args.augment else None
     started = time.perf_counter()
-    result = fit(model, x_train, y_train, config, x_val, y_val, progress=progress_bar, log=print)
+    result = fit(model, x_train, y_train, config, x_val, y_val, augmenter, progress=progress_bar, log=print)
     train_seconds = time.perf_counter() - started
     if result.diverged and not result.best_epoch:
         fail(f"training diverged ({result.diverged}) before any epoch finished; {args.out} not written")
 
     test_loss, test_accuracy = evaluate(model, x_test, y_test)
+    # temperature and "uncertain" threshold come from the validation split only
+    calibration = calibrate(logits_of(model, x_val), y_val, args.max_flag_rate)
+    test_probabilities = calibrated_probabilities(logits_of(model, x_test), calibration["temperature"])
+    test_flags = flag_stats(test_probabilities, y_test, calibration["uncertain_threshold"])
     metrics = {
         "config": vars(config),
         "train_size": len(x_train),
@@ -84,6 +105,9 @@ def main(argv=None):
         "test_loss": test_loss,
         "train_seconds": round(train_seconds, 2),
         "diverged": result.diverged,
+        "augmentation": augmenter.config() if augmenter else None,
+        "calibration": calibration["calibration"],
+        "test_uncertain": test_flags,
         "history": result.history,
     }
     metadata = {
@@ -93,6 +117,8 @@ def main(argv=None):
         "epochs": result.best_epoch,
         "seed": args.seed,
         "train_config": vars(config),
+        "augmentation": augmenter.config() if augmenter else None,
+        **calibration,
         "val_accuracy": result.best_val_accuracy,
         "test_accuracy": test_accuracy,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -111,11 +137,24 @@ def main(argv=None):
         f"best epoch {result.best_epoch}: val accuracy {result.best_val_accuracy:.4f}, "
         f"test accuracy {test_accuracy:.4f}"
     )
+    cal = calibration["calibration"]
+    print(
+        f"temperature {calibration['temperature']:.3f} (validation ECE {cal['ece_before']:.4f} -> "
+        f"{cal['ece_after']:.4f}); uncertain below {calibration['uncertain_threshold']:.4f}, "
+        f"flags {test_flags['flag_rate']:.2%} of test digits"
+    )
     if result.diverged:
         fail(
             f"training stopped early: {result.diverged}; "
             f"{args.out} holds the last good weights (epoch {result.best_epoch})"
         )
+
+
+def logits_of(model, x, batch_size=4096):
+    """Logits (N, 10) of a whole data set, in memory-bounded chunks."""
+    return np.concatenate(
+        [model.forward(as_inputs(x[i : i + batch_size], model.dtype)) for i in range(0, len(x), batch_size)]
+    )
 
 
 def plot_curves(history, path):

@@ -1,16 +1,15 @@
 """The loaded model: forward-only NumPy inference plus what the API reports about it."""
 
 import hashlib
-import math
 from pathlib import Path
 
 import numpy as np
 
 from model import WeightsError, load_weights
-from model.losses import softmax
+from model.calibration import calibrated_probabilities, read_calibration
 
-# Until the calibration helper stores a measured threshold in the weights' metadata,
-# a prediction is "uncertain" when the network gives its top digit less than even odds.
+# Weights trained before calibration carry no threshold chosen on validation data; for
+# them a prediction is "uncertain" when the top digit gets less than even odds.
 FALLBACK_UNCERTAIN_THRESHOLD = 0.5
 INPUTS, CLASSES = 784, 10
 
@@ -28,30 +27,21 @@ class Classifier:
             )
         self.sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
         self.model_id = f"mnist-mlp-{self.sha256[:12]}"
-        self.temperature = self._setting(path, "temperature", 1.0, lambda t: 0 < t < math.inf)
-        self.uncertain_threshold = self._setting(
-            path, "uncertain_threshold", FALLBACK_UNCERTAIN_THRESHOLD, lambda t: 0 <= t <= 1
-        )
-
-    def _setting(self, path, key, default, valid):
-        """A numeric metadata value, or `default` when absent; a bad value is a weights-file fault."""
-        value = self.metadata.get(key)
-        if value is None:
-            return default
-        if isinstance(value, bool) or not isinstance(value, int | float) or not valid(value):
-            raise WeightsError(f"{path}: metadata {key!r} has an invalid value {value!r}")
-        return float(value)
+        try:
+            self.temperature, threshold = read_calibration(self.metadata)
+        except ValueError as exc:
+            raise WeightsError(f"{path}: {exc}") from None
+        self.uncertain_threshold = FALLBACK_UNCERTAIN_THRESHOLD if threshold is None else threshold
 
     @property
     def layer_sizes(self):
         return self.mlp.layer_sizes
 
     def probabilities(self, batch):
-        """Softmax of the temperature-scaled logits, (N, 10) float32, for inputs (N, 784) in [0, 1]."""
-        logits = self.mlp.forward(np.asarray(batch, dtype=np.float32))
-        if self.temperature != 1.0:
-            logits /= np.float32(self.temperature)
-        return softmax(logits)
+        """Softmax of the temperature-scaled logits, (N, 10), for inputs (N, 784) in [0, 1]."""
+        return calibrated_probabilities(
+            self.mlp.forward(np.asarray(batch, dtype=np.float32)), self.temperature
+        )
 
     def predict(self, batch):
         """One answer per input row: digit, confidence, probabilities, uncertain."""
