@@ -1,9 +1,12 @@
 """What the command-line scripts share: one-line failures and the project version."""
 
 import sys
+import tomllib
 from importlib import metadata
+from pathlib import Path
 
 DISTRIBUTION = "mnist-mlp-service"
+PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
 
 
 def fail(problem, status=1):
@@ -13,7 +16,11 @@ def fail(problem, status=1):
 
 
 def project_version():
+    """The installed distribution's version, else the checkout's pyproject.toml version."""
     try:
         return metadata.version(DISTRIBUTION)
-    except metadata.PackageNotFoundError:  # running from a checkout that was never installed
-        return "0+unknown"
+    except metadata.PackageNotFoundError:
+        try:
+            return tomllib.loads(PYPROJECT.read_text())["project"]["version"]
+        except (OSError, KeyError, tomllib.TOMLDecodeError):
+            return "unknown"
