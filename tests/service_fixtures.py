@@ -54,10 +54,11 @@ def render(pixels, kind, rng):
 
 
 def drawn_digit(size=(120, 160), ink=0, paper=255):
-    """A hand-drawn-looking "1" with a flag, to exercise decoding without MNIST files."""
+    """A hand-drawn-looking "1" with a short flag (a long one reads as 7), to exercise decoding
+    without MNIST files."""
     image = Image.new("L", size, paper)
     w, h = size
     ImageDraw.Draw(image).line(
-        [(w * 0.35, h * 0.3), (w * 0.55, h * 0.15), (w * 0.55, h * 0.85)], fill=ink, width=9
+        [(w * 0.45, h * 0.25), (w * 0.55, h * 0.15), (w * 0.55, h * 0.85)], fill=ink, width=9
     )
     return image
