@@ -1,0 +1,387 @@
+"""Evaluate weights beyond MNIST: rendered digits by style, and how often non-digits are flagged.
+
+    python -m scripts.eval_rendered --weights model/weights/mnist_mlp.npz --data-dir ../shared/mnist \
+        --json rendered.json [--per-style 100] [--markdown rendered.md]
+
+Every rendered image (data/rendered.py) is encoded as PNG or JPEG and goes through the
+service's own path: `service.preprocess.preprocess`, then `service.inference.Classifier`,
+whose "uncertain" threshold comes from the weights' metadata. A NoDigitFound (HTTP 422)
+counts as "refused": a wrong answer for a digit, a correct handling of a non-digit. The
+10,000 MNIST test digits give the share of real digits wrongly flagged.
+
+The "ood_rules" section measures alternative flag rules, every threshold chosen on the
+VALIDATION split of the training data (the weights' seed, --val-fraction); the test set
+and the non-digit set are only reported on, never tuned on.
+
+Writes the JSON report, REPORT.samples.png (ten examples per style: the upload above,
+the 28x28 network input below, "label>prediction" in green / red, orange when flagged)
+and, with --markdown, the tables for the README.
+"""
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont, ImageOps
+
+from data import DataUnavailable, IDXError, load_mnist, train_val_split
+from data.rendered import (
+    DIGIT_STYLES,
+    NON_DIGIT_CATEGORIES,
+    PLAIN_NON_DIGITS,
+    encode,
+    non_digits,
+    rendered_digits,
+)
+from model import DEFAULT_WEIGHTS, WeightsError
+from scripts.cli import fail
+from service.inference import Classifier
+from service.preprocess import NoDigitFound, PreprocessError, preprocess
+
+TARGETS = {"rendered_accuracy": 0.90, "non_digits_flagged": 0.90, "test_digits_flagged_max": 0.05}
+SHEET_COLUMNS = 10
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(prog="eval-rendered", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS)
+    parser.add_argument(
+        "--data-dir", help="folder with the four MNIST IDX files (default: $MNIST_DATA_DIR, else OpenML)"
+    )
+    parser.add_argument("--json", type=Path, default=Path("rendered.json"), help="report to write")
+    parser.add_argument(
+        "--per-style", type=int, default=100, help="images per digit style and non-digit category"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the rendered sets")
+    parser.add_argument(
+        "--val-fraction", type=float, default=0.1, help="validation share the weights were trained with"
+    )
+    parser.add_argument("--markdown", type=Path, help="also write the README tables here")
+    args = parser.parse_args(argv)
+    if args.per_style < 1:
+        parser.error("--per-style must be at least 1")
+    return args
+
+
+# ---------------------------------------------------------------- running the service path
+
+
+def run_samples(classifier, samples):
+    """Per sample: status answered / refused / error, and for answers the network input and prediction."""
+    inputs, records = [], []
+    for sample in samples:
+        record = {"category": sample.category, "label": sample.label, "status": "answered"}
+        try:
+            inputs.append(preprocess(encode(sample)))
+        except NoDigitFound:
+            record["status"] = "refused"
+        except PreprocessError as exc:  # would be a 4xx other than 422: a bug in the renderer or service
+            record["status"] = f"error: {exc}"
+        records.append(record)
+    x = np.asarray(inputs, dtype=np.float32).reshape(-1, 784)
+    answered = [r for r in records if r["status"] == "answered"]
+    for record, row, answer in zip(answered, x, classifier.predict(x) if len(x) else []):
+        record.update(input=row, digit=answer["digit"], confidence=answer["confidence"])
+        record["uncertain"] = answer["uncertain"]
+    return records, x
+
+
+def flagged(record):
+    """The service did not answer with a digit: flagged uncertain, or refused (422)."""
+    return record["status"] != "answered" or record["uncertain"]
+
+
+def summarise(records):
+    """n, accuracy (digits only), flagged = uncertain + refused, and each part."""
+    n = len(records)
+    answered = [r for r in records if r["status"] == "answered"]
+    confident = [r for r in answered if not r["uncertain"]]
+    summary = {
+        "n": n,
+        "flagged": _share(sum(map(flagged, records)), n),
+        "uncertain": _share(sum(r["uncertain"] for r in answered), n),
+        "refused": _share(sum(r["status"] == "refused" for r in records), n),
+        "errors": sum(r["status"].startswith("error") for r in records),
+    }
+    if records and records[0]["label"] is not None:
+        summary["accuracy"] = _share(sum(r.get("digit") == r["label"] for r in records), n)
+        # what a user sees: of the answers not flagged, how many are right
+        summary["accuracy_unflagged"] = _share(
+            sum(r["digit"] == r["label"] for r in confident), len(confident)
+        )
+        wrong = [f"{r['label']}>{r.get('digit', 422)}" for r in records if r.get("digit") != r["label"]]
+        summary["mistakes"] = dict(Counter(wrong).most_common())
+    else:
+        counts = np.bincount([r["digit"] for r in confident], minlength=10)
+        summary["confident_answers"] = {str(d): int(c) for d, c in enumerate(counts) if c}
+    return summary
+
+
+def _share(count, total):
+    return float(count / total) if total else float("nan")
+
+
+def by_category(records, categories):
+    return {c: summarise([r for r in records if r["category"] == c]) for c in categories}
+
+
+def mnist_test_flags(classifier, x_test, y_test):
+    """Accuracy and flag rate of the Classifier on the raw MNIST test inputs (x / 255)."""
+    answers = classifier.predict(x_test / np.float32(255))
+    digits = np.array([a["digit"] for a in answers])
+    uncertain = np.array([a["uncertain"] for a in answers])
+    wrong = digits != y_test
+    return {
+        "n": len(y_test),
+        "accuracy": float((~wrong).mean()),
+        "flagged": float(uncertain.mean()),
+        "errors_flagged": float(uncertain[wrong].mean()) if wrong.any() else float("nan"),
+    }
+
+
+# ---------------------------------------------------------------- alternative flag rules
+
+
+def network_scores(classifier, x):
+    """Per input: calibrated confidence, energy T logsumexp(z / T), max logit, penultimate norm."""
+    mlp = classifier.mlp
+    hidden = np.asarray(x, dtype=np.float32)
+    for w, b in zip(mlp.weights[:-1], mlp.biases[:-1]):
+        hidden = np.maximum(hidden @ w + b, 0.0)
+    logits = (hidden @ mlp.weights[-1] + mlp.biases[-1]).astype(np.float64)
+    scaled = logits / classifier.temperature
+    top = scaled.max(axis=1)
+    lse = top + np.log(np.exp(scaled - top[:, None]).sum(axis=1))
+    return {
+        "confidence": np.exp(top - lse),
+        "energy": classifier.temperature * lse,
+        "max_logit": logits.max(axis=1),
+        "feature_norm": np.linalg.norm(hidden, axis=1),
+    }
+
+
+# (name, [(score, validation flag budget)]): flag when ANY score falls below its threshold
+RULES = (
+    ("confidence@2%", [("confidence", 0.02)]),
+    ("confidence@5%", [("confidence", 0.05)]),
+    ("energy@2%", [("energy", 0.02)]),
+    ("max_logit@2%", [("max_logit", 0.02)]),
+    ("feature_norm@2%", [("feature_norm", 0.02)]),
+    ("confidence@2%|energy@2%", [("confidence", 0.02), ("energy", 0.02)]),
+    ("confidence@2%|feature_norm@2%", [("confidence", 0.02), ("feature_norm", 0.02)]),
+)
+
+
+def choose_threshold(scores, budget):
+    """Largest t with at most `budget` of the validation scores below t (as model.calibration)."""
+    return float(np.sort(scores)[int(np.floor(budget * len(scores) + 1e-9))])
+
+
+def compare_rules(classifier, x_val, x_test, answered_sets):
+    """Every rule's thresholds from validation digits, then its flag rates everywhere else.
+
+    answered_sets: {name: (records, inputs)} from run_samples; refused images count as
+    flagged under every rule, as in the service.
+    """
+    val = network_scores(classifier, x_val / np.float32(255))
+    test = network_scores(classifier, x_test / np.float32(255))
+    scored = {name: (records, network_scores(classifier, x)) for name, (records, x) in answered_sets.items()}
+    results = {}
+    for rule, parts in RULES:
+        thresholds = {score: choose_threshold(val[score], budget) for score, budget in parts}
+
+        def rule_flags(scores, thresholds=thresholds):
+            n = len(next(iter(scores.values())))
+            return np.logical_or.reduce([scores[s] < t for s, t in thresholds.items()] + [np.zeros(n, bool)])
+
+        results[rule] = {
+            "thresholds": thresholds,
+            "validation_flagged": float(rule_flags(val).mean()),
+            "test_flagged": float(rule_flags(test).mean()),
+            **{name: _rule_shares(records, rule_flags(scores)) for name, (records, scores) in scored.items()},
+        }
+    return results
+
+
+def _rule_shares(records, answered_flags):
+    """Flag share per category when the answered images are flagged by `answered_flags`."""
+    flags = iter(answered_flags)
+    hit = [r["status"] != "answered" or bool(next(flags)) for r in records]
+    categories = dict.fromkeys(r["category"] for r in records)
+    shares = {c: float(np.mean([h for h, r in zip(hit, records) if r["category"] == c])) for c in categories}
+    plain = [h for h, r in zip(hit, records) if r["category"] in PLAIN_NON_DIGITS]
+    return {"all": float(np.mean(hit)), **({"plain": float(np.mean(plain))} if plain else {}), **shares}
+
+
+def validation_split(x_train, y_train, classifier, val_fraction):
+    """The validation digits the weights were not trained on: train.py's split with the weights' seed."""
+    seed = int(classifier.metadata.get("seed", 0))
+    _, _, x_val, y_val = train_val_split(x_train, y_train, val_fraction, seed)
+    return x_val, y_val
+
+
+# ---------------------------------------------------------------- output
+
+
+def contact_sheet(samples, records, categories, cell=56, label_width=170):
+    """Ten examples per style: the upload, the network input under it, and a coloured caption."""
+    font = ImageFont.load_default(size=11)
+    row_height = 2 * cell + 16
+    sheet = Image.new(
+        "RGB", (label_width + SHEET_COLUMNS * (cell + 4), len(categories) * row_height), "white"
+    )
+    draw = ImageDraw.Draw(sheet)
+    for row, category in enumerate(categories):
+        top = row * row_height
+        draw.text((4, top + cell - 6), category, fill="black", font=font)
+        pairs = [(s, r) for s, r in zip(samples, records) if s.category == category][:SHEET_COLUMNS]
+        for column, (sample, record) in enumerate(pairs):
+            left = label_width + column * (cell + 4)
+            sheet.paste(
+                ImageOps.pad(sample.image.convert("RGB"), (cell, cell), color=(190, 190, 220)), (left, top)
+            )
+            if "input" in record:
+                frame = Image.fromarray((record["input"].reshape(28, 28) * 255).astype(np.uint8))
+                sheet.paste(
+                    frame.resize((cell, cell), Image.Resampling.NEAREST).convert("RGB"), (left, top + cell)
+                )
+            caption, colour = _caption(record)
+            draw.text((left + 2, top + 2 * cell + 1), caption, fill=colour, font=font)
+    return sheet
+
+
+def _caption(record):
+    truth = "" if record["label"] is None else f"{record['label']}>"
+    if record["status"] != "answered":
+        return f"{truth}422", "darkorange"
+    text = f"{truth}{record['digit']} {record['confidence']:.2f}"
+    if record["uncertain"]:
+        return text, "darkorange"
+    return text, "green" if record["label"] == record["digit"] else "red"
+
+
+def print_tables(report, out=None):
+    out = out or sys.stdout  # looked up at call time, so a captured stdout is honoured
+    digits, others, test = report["rendered_digits"], report["non_digits"], report["mnist_test"]
+    print(
+        f"{'digit style':<20}{'n':>6}{'accuracy':>10}{'flagged':>9}{'refused':>9}{'acc|unflag':>11}", file=out
+    )
+    for name, s in [*digits["by_style"].items(), ("ALL", digits["overall"])]:
+        row = f"{name:<20}{s['n']:>6}{s['accuracy']:>10.1%}{s['flagged']:>9.1%}{s['refused']:>9.1%}"
+        print(f"{row}{s['accuracy_unflagged']:>11.1%}", file=out)
+    print(f"\n{'non-digit category':<20}{'n':>6}{'flagged':>10}{'uncertain':>10}{'refused':>9}", file=out)
+    for name, s in [*others["by_category"].items(), ("PLAIN (target)", others["plain"])]:
+        print(
+            f"{name:<20}{s['n']:>6}{s['flagged']:>10.1%}{s['uncertain']:>10.1%}{s['refused']:>9.1%}", file=out
+        )
+    print(
+        f"\nMNIST test: accuracy {test['accuracy']:.2%}, flagged {test['flagged']:.2%} "
+        f"(threshold {report['threshold']['value']:.4f} from {report['threshold']['source']})",
+        file=out,
+    )
+    rules = report.get("ood_rules")
+    if rules:
+        print(f"\n{'flag rule (val-chosen)':<32}{'val':>7}{'test':>7}{'digits':>8}{'plain':>7}", file=out)
+        for name, r in rules.items():
+            row = f"{name:<32}{r['validation_flagged']:>7.1%}{r['test_flagged']:>7.1%}"
+            print(f"{row}{r['rendered_digits']['all']:>8.1%}{r['non_digits']['plain']:>7.1%}", file=out)
+
+
+def markdown(report):
+    """The README tables."""
+    digits, others, test = report["rendered_digits"], report["non_digits"], report["mnist_test"]
+    lines = ["| digit style | n | accuracy | flagged (uncertain + refused) |", "|---|---:|---:|---:|"]
+    for name, s in [*digits["by_style"].items(), ("**all**", digits["overall"])]:
+        lines.append(f"| {name} | {s['n']} | {s['accuracy']:.1%} | {s['flagged']:.1%} |")
+    lines += ["", "| non-digit category | n | flagged | of which refused (422) |", "|---|---:|---:|---:|"]
+    for name, s in [*others["by_category"].items(), ("**plain non-digits (target)**", others["plain"])]:
+        lines.append(f"| {name} | {s['n']} | {s['flagged']:.1%} | {s['refused']:.1%} |")
+    lines += [
+        "",
+        f"MNIST test digits flagged uncertain: {test['flagged']:.2%} of {test['n']} "
+        f"(accuracy {test['accuracy']:.2%}); threshold {report['threshold']['value']:.4f} "
+        f"from {report['threshold']['source']}.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------- main
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    started = time.perf_counter()
+    try:
+        classifier = Classifier(args.weights)
+        x_train, y_train, x_test, y_test = load_mnist(args.data_dir)
+    except (WeightsError, DataUnavailable, IDXError) as exc:
+        fail(exc)
+
+    digit_samples = rendered_digits(args.per_style, args.seed)
+    other_samples = non_digits(args.per_style, args.seed)
+    digit_records, digit_x = run_samples(classifier, digit_samples)
+    other_records, other_x = run_samples(classifier, other_samples)
+    x_val, _ = validation_split(x_train, y_train, classifier, args.val_fraction)
+
+    report = build_report(classifier, args, digit_records, other_records, x_test, y_test)
+    report["ood_rules"] = compare_rules(
+        classifier,
+        x_val,
+        x_test,
+        {"rendered_digits": (digit_records, digit_x), "non_digits": (other_records, other_x)},
+    )
+    report["seconds"] = round(time.perf_counter() - started, 2)
+
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(report, indent=2, allow_nan=True) + "\n")
+    sheet = contact_sheet(
+        digit_samples + other_samples, digit_records + other_records, DIGIT_STYLES + NON_DIGIT_CATEGORIES
+    )
+    sheet.save(args.json.with_suffix(".samples.png"))
+    if args.markdown:
+        args.markdown.write_text(markdown(report))
+    print_tables(report)
+    print(f"\nwrote {args.json} and {args.json.with_suffix('.samples.png')} in {report['seconds']:.1f} s")
+
+
+def build_report(classifier, args, digit_records, other_records, x_test, y_test):
+    threshold_known = "uncertain_threshold" in classifier.metadata
+    digits_overall = summarise(digit_records)
+    plain = summarise([r for r in other_records if r["category"] in PLAIN_NON_DIGITS])
+    test = mnist_test_flags(classifier, x_test, y_test)
+    return {
+        "weights": str(args.weights),
+        "model_id": classifier.model_id,
+        "seed": args.seed,
+        "per_style": args.per_style,
+        "temperature": classifier.temperature,
+        "threshold": {
+            "value": classifier.uncertain_threshold,
+            "source": "weights metadata"
+            if threshold_known
+            else "the service's fallback (no calibration in metadata)",
+        },
+        "rendered_digits": {"by_style": by_category(digit_records, DIGIT_STYLES), "overall": digits_overall},
+        "non_digits": {
+            "by_category": by_category(other_records, NON_DIGIT_CATEGORIES),
+            "plain_categories": list(PLAIN_NON_DIGITS),
+            "plain": plain,
+        },
+        "mnist_test": test,
+        "targets": {
+            **TARGETS,
+            "met": {
+                "rendered_accuracy": digits_overall["accuracy"] >= TARGETS["rendered_accuracy"],
+                "non_digits_flagged": plain["flagged"] >= TARGETS["non_digits_flagged"],
+                "test_digits_flagged": test["flagged"] <= TARGETS["test_digits_flagged_max"],
+            },
+        },
+    }
+
+
+if __name__ == "__main__":
+    main()
