@@ -15,9 +15,9 @@ from PIL import Image, ImageDraw
 
 from model import WeightsError
 
+from . import preprocess as preprocessing  # a bare `preprocess` name would shadow the module
 from .config import StartupError, load_settings
 from .inference import Classifier
-from .preprocess import preprocess
 
 __all__ = ["StartupError", "create_app"]
 
@@ -37,11 +37,11 @@ def create_app(config=None):
     # Imported here, not at the top: prometheus_client fixes its storage (in-process or
     # multiprocess files) when first imported, and `python -m service` must set
     # PROMETHEUS_MULTIPROC_DIR before that happens.
-    from . import errors, health, metrics, predict, v2
+    from . import errors, health, metrics, page, predict, v2
 
     errors.init_app(app)
     metrics.init_app(app, classifier)
-    for blueprint in (health.bp, predict.bp, v2.bp):
+    for blueprint in (health.bp, predict.bp, v2.bp, page.bp):
         app.register_blueprint(blueprint)
     _warm_up(classifier)
     return app
@@ -57,4 +57,4 @@ def _warm_up(classifier):
     ImageDraw.Draw(image).line([(14, 4), (14, 24)], fill=0, width=3)
     buffer = io.BytesIO()
     image.save(buffer, "PNG")
-    classifier.predict(preprocess(buffer.getvalue())[None, :])
+    classifier.predict(preprocessing.preprocess(buffer.getvalue())[None, :])

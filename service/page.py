@@ -1,0 +1,59 @@
+"""GET /: the draw-a-digit page (templates/index.html with static/app.js and static/app.css).
+
+The page is plain HTML, CSS and JavaScript served by the app itself: no CDN, no build
+step, so it works offline. It is sent with a strict Content-Security-Policy: scripts and
+styles only from this origin, no inline code; images may also be data: URLs (the 28x28
+preview the service returns) and blob: URLs (a chosen file).
+"""
+
+import hashlib
+from functools import cache
+from importlib import resources
+
+from flask import Blueprint, current_app, render_template, url_for
+
+bp = Blueprint("page", __name__)
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "img-src 'self' data: blob:",
+        "script-src 'self'",
+        "style-src 'self'",
+        "connect-src 'self'",
+        "font-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+PAGE_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",  # for browsers without frame-ancestors
+    "Cache-Control": "no-cache",  # the page names versioned assets: always revalidate it
+}
+
+
+@bp.get("/")
+def index():
+    html = render_template(
+        "index.html",
+        asset=asset_url,
+        max_bytes=current_app.config["MAX_CONTENT_LENGTH"],
+        max_pixels=current_app.config["MAX_PIXELS"],
+    )
+    return current_app.response_class(html, mimetype="text/html", headers=PAGE_HEADERS)
+
+
+def asset_url(name):
+    """URL of a static file with a content hash, so a new release is never served stale."""
+    return url_for("static", filename=name, v=_digest(name))
+
+
+@cache
+def _digest(name):
+    data = resources.files(__package__).joinpath("static", name).read_bytes()
+    return hashlib.sha256(data).hexdigest()[:10]
