@@ -24,7 +24,9 @@ def test_a_short_run_reaches_95_percent_on_the_test_set(mnist):
 
 def test_evaluation_cli_reports_the_shipped_weights(mnist_dir, tmp_path, capsys):
     report_path = tmp_path / "report.json"
-    evaluate_cli.main(["--weights", str(DEFAULT_WEIGHTS), "--data-dir", str(mnist_dir), "--json", str(report_path)])
+    evaluate_cli.main(
+        ["--weights", str(DEFAULT_WEIGHTS), "--data-dir", str(mnist_dir), "--json", str(report_path)]
+    )
     report = json.loads(report_path.read_text())
     assert report["test_size"] == 10_000 and report["accuracy"] >= 0.98
     assert sum(map(sum, report["confusion_matrix"])) == 10_000
@@ -40,6 +42,8 @@ def test_evaluation_cli_refuses_a_corrupt_weights_file(mnist_dir, tmp_path, caps
     bad = tmp_path / "bad.npz"
     bad.write_bytes(b"not a zip")
     with pytest.raises(SystemExit) as stopped:
-        evaluate_cli.main(["--weights", str(bad), "--data-dir", str(mnist_dir), "--json", str(tmp_path / "r.json")])
+        evaluate_cli.main(
+            ["--weights", str(bad), "--data-dir", str(mnist_dir), "--json", str(tmp_path / "r.json")]
+        )
     assert stopped.value.code == 1
     assert f"error: {bad}: not a readable .npz file" in capsys.readouterr().err
