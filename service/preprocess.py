@@ -40,6 +40,7 @@ FLAT_BORDER = 0.05  # border levels spread less than this: no shading to remove
 SHADING_GRID = 32  # cells per side for the shading estimate
 SHADING_WINDOW = 7  # cells; wider than any stroke, narrower than the light falloff
 BBOX_LEVEL = 0.1  # ink level that counts for the bounding box after the contrast stretch
+LEVELS = np.arange(256, dtype=np.int64)
 
 
 class PreprocessError(ValueError):
@@ -183,17 +184,22 @@ def _shading(gray, border):
 
 
 def _otsu(gray):
-    """The gray level that best splits the image into two classes (Otsu, 256 bins)."""
-    hist = np.bincount((gray * 255).astype(np.uint8).ravel(), minlength=256).astype(np.float64)
-    levels = np.arange(256)
-    weight0 = np.cumsum(hist)
-    weight1 = weight0[-1] - weight0
-    mass0 = np.cumsum(hist * levels)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mean0 = mass0 / weight0
-        mean1 = (mass0[-1] - mass0) / weight1
-        between = weight0 * weight1 * (mean0 - mean1) ** 2
-    return float(np.nanargmax(between)) / 255.0 if np.isfinite(between).any() else 0.5
+    """The gray level that best splits the values into two classes (Otsu, 256 bins).
+
+    For a split after level k with class counts w0, w1 and level sums m0, m1, the
+    between-class variance w0 w1 (m0/w0 - m1/w1)^2 equals (m0 w1 - m1 w0)^2 / (w0 w1),
+    which needs no division by an empty class.
+    """
+    hist = np.bincount((gray * 255).astype(np.uint8).ravel(), minlength=256)
+    w0 = np.cumsum(hist)
+    m0 = np.cumsum(hist * LEVELS)
+    w1 = w0[-1] - w0
+    m1 = m0[-1] - m0
+    spread = (m0 * w1 - m1 * w0).astype(np.float64) ** 2
+    both = (w0 * w1).astype(np.float64)
+    if not both.any():  # a single gray level: nothing to split
+        return 0.5
+    return float(np.argmax(np.divide(spread, both, out=np.zeros(256), where=both > 0))) / 255.0
 
 
 def _fit(ink):
@@ -213,8 +219,8 @@ def _centre(digit):
     mass = digit.sum()
     com_y = (digit.sum(axis=1) @ np.arange(height)) / mass
     com_x = (digit.sum(axis=0) @ np.arange(width)) / mass
-    top = int(np.clip(round(CENTRE - com_y), 0, SIDE - height))
-    left = int(np.clip(round(CENTRE - com_x), 0, SIDE - width))
+    top = min(max(round(CENTRE - com_y), 0), SIDE - height)
+    left = min(max(round(CENTRE - com_x), 0), SIDE - width)
     frame = np.zeros((SIDE, SIDE), dtype=np.float32)
     frame[top : top + height, left : left + width] = digit
     return frame
