@@ -9,21 +9,25 @@ REPO = Path(__file__).resolve().parents[1]
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
+def skip_or_fail(reason):
+    """Skip a test that lacks something outside the repo; under CI=true fail it instead,
+    so a broken CI machine can never pass by skipping the tests that matter."""
+    if IN_CI:
+        pytest.fail(f"cannot run under CI: {reason}")
+    pytest.skip(reason)
+
+
 def mnist_dir_or_skip():
     """The real MNIST IDX folder: $MNIST_DATA_DIR, else ../shared/mnist beside the repo.
 
-    Outside CI a missing folder skips the test; under CI=true it fails it, so a broken
-    checkout can never pass by skipping the tests that matter.
+    Outside CI a missing folder skips the test; under CI=true it fails it.
     """
     folder = Path(os.environ.get("MNIST_DATA_DIR") or REPO.parent / "shared" / "mnist")
     if (
         not (folder / "t10k-labels-idx1-ubyte.gz").exists()
         and not (folder / "t10k-labels-idx1-ubyte").exists()
     ):
-        message = f"real MNIST files not found in {folder} (set MNIST_DATA_DIR)"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
+        skip_or_fail(f"real MNIST files not found in {folder} (set MNIST_DATA_DIR)")
     return folder
 
 

@@ -1,27 +1,19 @@
 """Shared helpers for the service tests: the MNIST test set and images as users send them."""
 
 import io
-import os
-from pathlib import Path
 
 import numpy as np
-import pytest
 from PIL import Image, ImageDraw
 
-from data import DataUnavailable, load_mnist
+from data import load_idx_dir
+from tests.conftest import mnist_dir_or_skip
 
-MNIST_DIR = Path(os.environ.get("MNIST_DATA_DIR") or Path(__file__).resolve().parents[2] / "shared" / "mnist")
 RENDER_KINDS = ("png", "jpeg", "rgba", "shaded-jpeg")
 
 
 def mnist_test_set():
     """(x_test uint8 (N, 784), y_test); skipped when the files are absent, but never under CI."""
-    try:
-        _, _, x_test, y_test = load_mnist(MNIST_DIR)
-    except DataUnavailable as exc:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(f"MNIST files are required under CI: {exc}")
-        pytest.skip(f"MNIST files not available: {exc}")
+    _, _, x_test, y_test = load_idx_dir(mnist_dir_or_skip())
     return x_test, y_test
 
 

@@ -15,7 +15,6 @@ import io
 import json
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -27,12 +26,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.conftest import REPO, skip_or_fail
+from tests.live_server import free_port
+
 pytestmark = pytest.mark.container
 
-REPO = Path(__file__).resolve().parents[1]
 PODMAN_SETUP = REPO / ".." / "shared" / "container" / "podman-setup"
 SHIPPED_WEIGHTS = REPO / "model" / "weights" / "mnist_mlp.npz"
-IN_CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
 
 READY_TIMEOUT = 30.0  # generous bound for a shared 2-core machine; the target is <= 3 s
 READY_BUDGET = 10.0  # start-to-ready must stay under this (printed value is the real figure)
@@ -42,12 +42,6 @@ STOP_TIMEOUT = 10
 # is bigger (Debian's python3), so the total is printed, not asserted.
 ADDED_LIMIT = 120 * 1000 * 1000
 FORBIDDEN_MODULES = ("sklearn", "matplotlib", "torch", "pytest", "hypothesis", "tqdm", "playwright", "pip")
-
-
-def _unavailable(reason):
-    if IN_CI:
-        pytest.fail(f"container test cannot run under CI: {reason}")
-    pytest.skip(reason)
 
 
 def _podman(*args, timeout=120, check=True):
@@ -60,12 +54,6 @@ def _podman(*args, timeout=120, check=True):
             f"stdout: {proc.stdout[-3000:]}\nstderr: {proc.stderr[-3000:]}"
         )
     return proc
-
-
-def _free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _http(method, url, body=None, headers=None, timeout=5.0):
@@ -96,24 +84,20 @@ def podman():
                 ["bash", str(setup)], capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL
             )
         except subprocess.TimeoutExpired:
-            _unavailable("podman-setup did not finish within 600 s")
+            skip_or_fail("podman-setup did not finish within 600 s")
         if proc.returncode != 0:
-            _unavailable(f"podman-setup exited {proc.returncode}:\n{(proc.stdout + proc.stderr)[-3000:]}")
+            skip_or_fail(f"podman-setup exited {proc.returncode}:\n{(proc.stdout + proc.stderr)[-3000:]}")
         print(f"\npodman-setup: {time.monotonic() - started:.1f} s")
-    elif IN_CI:
-        _unavailable(f"{setup} missing or not root (uid {os.geteuid()})")
     if shutil.which("podman") is None:
-        _unavailable("podman is not installed")
+        skip_or_fail("podman is not installed")
     if _podman("image", "exists", "python:3.11-slim", check=False).returncode != 0:
-        _unavailable("no python:3.11-slim image (run ../shared/container/podman-setup as root)")
+        skip_or_fail("no python:3.11-slim image (run ../shared/container/podman-setup as root)")
     return "podman"
 
 
 @pytest.fixture(scope="module")
 def image(podman):
     """The image built from the repository; removed by id afterwards."""
-    if not (REPO / "service" / "__main__.py").is_file():
-        _unavailable("service/__main__.py does not exist yet")
     tag = f"localhost/mnist-mlp-service-test:{uuid.uuid4().hex[:12]}"
     iidfile = Path(tempfile.mkdtemp(prefix="mnist-iid-")) / "iid"
     started = time.monotonic()
@@ -162,7 +146,7 @@ class Containers:
 
     def run(self, *options, env=None, mounts=()):
         """Start detached on a free loopback port; returns (container id, base url, start time)."""
-        port = _free_port()
+        port = free_port()
         args = ["run", "-d", "--init", "-p", f"127.0.0.1:{port}:8000"]
         for key, value in (env or {}).items():
             args += ["-e", f"{key}={value}"]
@@ -225,14 +209,9 @@ def served(containers):
 
 
 @pytest.fixture(scope="module")
-def mnist_samples():
+def mnist_samples(mnist):
     """A few MNIST test images (uint8 28x28, white on black) and their labels."""
-    data_dir = os.environ.get("MNIST_DATA_DIR") or str(REPO / ".." / "shared" / "mnist")
-    if not Path(data_dir).is_dir():
-        _unavailable(f"no MNIST IDX files at {data_dir}")
-    from data import load_mnist
-
-    _, _, x_test, y_test = load_mnist(data_dir)
+    _, _, x_test, y_test = mnist
     return [(x_test[i].reshape(28, 28), int(y_test[i])) for i in range(5)]
 
 

@@ -20,9 +20,7 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -31,10 +29,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests import live_server
+from tests.conftest import REPO, skip_or_fail
+
 pytestmark = pytest.mark.browser
 
-REPO = Path(__file__).resolve().parents[1]
-IN_CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -65,12 +64,6 @@ try:
     from playwright.sync_api import sync_playwright
 except ImportError:  # pragma: no cover - depends on the environment
     sync_playwright = None
-
-
-def _unavailable(reason):
-    if IN_CI:
-        pytest.fail(f"browser tests cannot run under CI: {reason}")
-    pytest.skip(reason)
 
 
 # ---- MNIST digits as pen strokes ---------------------------------------------------
@@ -171,12 +164,6 @@ def png_bytes(array, scale=1):
 # ---- the server, the browser and the pages -------------------------------------------
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _get(url):
     with urllib.request.urlopen(url, timeout=5) as response:
         return response.status, response.headers, response.read()
@@ -190,51 +177,20 @@ def artifacts():
 
 @pytest.fixture(scope="module")
 def server(artifacts):
-    port = _free_port()
-    env = dict(
-        os.environ,
-        PORT=str(port),
-        WORKERS="2",
-        MAX_CONTENT_LENGTH=str(MAX_CONTENT_LENGTH),
-        MAX_PIXELS=str(MAX_PIXELS),
-    )
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    log = open(artifacts / "server.log", "w")  # closed when the server has stopped
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "service"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + READY_TIMEOUT
-    try:
-        while True:
-            if proc.poll() is not None:
-                log_text = (artifacts / "server.log").read_text()
-                pytest.fail(f"the server exited with {proc.returncode}: {log_text}")
-            try:
-                if _get(base + "/readyz")[0] == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"the server was not ready within {READY_TIMEOUT:.0f} s")
-            time.sleep(0.1)
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+    limits = {"MAX_CONTENT_LENGTH": str(MAX_CONTENT_LENGTH), "MAX_PIXELS": str(MAX_PIXELS)}
+    with open(artifacts / "server.log", "w") as log:
+        # the test's own private metrics folder: never one inherited from the environment
+        env = {**limits, "WORKERS": "2", "PROMETHEUS_MULTIPROC_DIR": ""}
+        with live_server.running(READY_TIMEOUT, stdout=log, stderr=subprocess.STDOUT, **env) as (_, base):
+            yield base
 
 
 @pytest.fixture(scope="module")
 def browser():
     if sync_playwright is None:
-        _unavailable("Python playwright is not installed")
+        skip_or_fail("Python playwright is not installed")
     if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
-        _unavailable(f"no chromium at {CHROMIUM} (apt-get install chromium)")
+        skip_or_fail(f"no chromium at {CHROMIUM} (apt-get install chromium)")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser

@@ -1,39 +1,15 @@
 """The production server: `python -m service` as a subprocess, over real HTTP."""
 
 import json
-import os
 import signal
-import socket
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests import live_server
 from tests.service_fixtures import RENDER_KINDS, drawn_digit, encode, mnist_test_set, render
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start(**env):
-    return subprocess.Popen(
-        [sys.executable, "-m", "service"],
-        cwd=ROOT,
-        env={**os.environ, **env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
 
 
 def call(url, data=None, headers=None):
@@ -47,26 +23,9 @@ def call(url, data=None, headers=None):
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    port = free_port()
-    proc = start(
-        PORT=str(port), WORKERS="2", PROMETHEUS_MULTIPROC_DIR=str(tmp_path_factory.mktemp("metrics"))
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, proc.communicate()[1]
-        try:
-            if call(base + "/readyz")[0] == 200:
-                break
-        except OSError:
-            time.sleep(0.05)
-    else:
-        proc.kill()
-        pytest.fail("server not ready within 20 s")
-    yield proc, base
-    if proc.poll() is None:
-        proc.kill()
-        proc.communicate()
+    metrics = tmp_path_factory.mktemp("metrics")
+    with live_server.running(WORKERS="2", PROMETHEUS_MULTIPROC_DIR=str(metrics)) as (proc, base):
+        yield proc, base
 
 
 def test_predict_health_and_metrics_over_http(server):
@@ -123,7 +82,7 @@ def test_sigterm_shuts_down_cleanly(server):
     ],
 )
 def test_bad_configuration_is_one_line_and_nonzero(env, message):
-    proc = start(PORT=str(free_port()), **env)
+    proc = live_server.start(PORT=str(live_server.free_port()), **env)
     _, stderr = proc.communicate(timeout=20)
     assert proc.returncode != 0
     assert stderr.strip() == message
