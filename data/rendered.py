@@ -15,7 +15,29 @@ read as a digit (O, I, S, a circle, a bar ...) form their own "digit-like" categ
 Sample i of a style depends only on (seed, style, i): a larger N keeps the first N.
 Fonts come from FONT_DIRS (Debian fonts-dejavu-core, fonts-liberation,
 fonts-freefont-ttf); with none installed, Pillow's scalable built-in font stands in.
-Pillow and NumPy only.
+Pillow and NumPy only (outlier_pool also runs service.preprocess).
+
+Training outliers, kept apart from the evaluation non-digits. Outlier exposure
+(model/training.py) trains on non-digit images; the non-digits that eval_rendered
+reports must not be the training material in another guise, so the two are drawn from
+disjoint kinds:
+
+    category    EVALUATION: non_digits()              TRAINING: outliers(split="train" / "val")
+    letters     DejaVu + FreeFont faces only          Liberation faces + Pillow's built-in font
+    symbols     -                                     # % & * @ = < > ~ in the same training fonts
+    shapes      EVAL_SHAPES: rectangle diamond        TRAIN_SHAPES: square triangle pentagon plus
+                hexagon star cross heart              arrow trapezoid parallelogram
+    noise       seed stream "noise"                   seed streams "outliers-train/noise",
+    scribbles   seed stream "scribbles"               "outliers-val/noise", ... (same generators)
+    digit-like  letters and shapes, evaluation only   never (training on O, I, circles, bars
+                                                      would teach the network to doubt 0 and 1)
+
+The letters themselves (PLAIN_LETTERS) are the same in both: what is held out is the
+typeface, not the alphabet. The "val" split is the training kinds with their own seed
+stream: the held-out outliers that choose the outlier-exposure settings, so neither the
+MNIST test set nor the evaluation non-digits select anything. On a machine without
+DejaVu and FreeFont the evaluation letters fall back to Pillow's built-in font, which
+is a training font: the disjointness needs fonts-dejavu-core (CI installs it).
 """
 
 import io
@@ -33,6 +55,9 @@ FONT_DIRS = (
     Path("/usr/share/fonts/truetype/liberation"),
     Path("/usr/share/fonts/truetype/freefont"),
 )
+# Letters for evaluation and for training outliers come from disjoint typefaces
+EVAL_LETTER_FONT_DIRS = (FONT_DIRS[0], FONT_DIRS[2])
+TRAIN_LETTER_FONT_DIRS = (FONT_DIRS[1],)  # plus Pillow's built-in font
 SKIP_FONTS = ("Math",)  # DejaVuMathTeXGyre: a maths font, its digits are ordinary but it adds nothing
 
 # Letters a reader could take for a digit (0: O o Q D, 1: I l i, 2: Z z, 5: S s,
@@ -68,6 +93,10 @@ NON_DIGIT_CATEGORIES = (
 )
 # Categories that count against the ">= 90 % of non-digits flagged" target.
 PLAIN_NON_DIGITS = ("letters", "shapes", "noise", "scribbles")
+# Training outliers (outlier exposure): see the table at the top
+OUTLIER_CATEGORIES = ("letters", "symbols", "shapes", "noise", "scribbles")
+OUTLIER_SPLITS = ("train", "val")
+OUTLIER_SYMBOLS = "#%&*@=<>~"
 
 
 @dataclass(frozen=True)
@@ -107,6 +136,37 @@ def non_digits(n_per_category, seed=0, categories=NON_DIGIT_CATEGORIES):
     ]
 
 
+def outliers(n_per_category, seed=0, split="train", categories=OUTLIER_CATEGORIES):
+    """Non-digits of the TRAINING kinds (see the top): split "train" for the pool, "val" to select on."""
+    if split not in OUTLIER_SPLITS:
+        raise ValueError(f"split must be one of {OUTLIER_SPLITS}, got {split!r}")
+    return [
+        _OUTLIERS[category](_rng(seed, f"outliers-{split}/{category}", i), i)
+        for category in categories
+        for i in range(n_per_category)
+    ]
+
+
+def outlier_pool(n_per_category, seed=0, split="train", categories=OUTLIER_CATEGORIES):
+    """Training outliers as network inputs: (uint8 (N, 784) like MNIST, categories (N,)).
+
+    Each image goes through the service's own `preprocess`, as an upload would; the
+    ones it refuses (NoDigitFound: blank pages, most noise) never reach the network and
+    are left out, so N can be below n_per_category * len(categories).
+    """
+    from service.preprocess import NoDigitFound, preprocess
+
+    inputs, kinds = [], []
+    for sample in outliers(n_per_category, seed, split, categories):
+        try:
+            x = preprocess(encode(sample))
+        except NoDigitFound:
+            continue
+        inputs.append(np.rint(x * 255).astype(np.uint8))
+        kinds.append(sample.category)
+    return np.asarray(inputs, dtype=np.uint8).reshape(-1, 784), np.asarray(kinds, dtype=str)
+
+
 def _rng(seed, name, index):
     # crc32, not hash(): Python salts str hashes per process
     return np.random.default_rng([seed, zlib.crc32(name.encode()), index])
@@ -116,10 +176,10 @@ def _rng(seed, name, index):
 
 
 @cache
-def font_files():
-    """{"regular"|"bold"|"italic"|"light": [paths]} of the installed fonts, sorted."""
+def font_files(dirs=FONT_DIRS):
+    """{"regular"|"bold"|"italic"|"light": [paths]} of the fonts installed in `dirs`, sorted."""
     groups = {"regular": [], "bold": [], "italic": [], "light": []}
-    for folder in FONT_DIRS:
+    for folder in dirs:
         for path in sorted(folder.glob("*.ttf")) if folder.is_dir() else ():
             name = path.stem
             if any(s in name for s in SKIP_FONTS):
@@ -149,8 +209,8 @@ def _font(path, size):
     return ImageFont.truetype(path, size)
 
 
-def _pick_font(rng, group, family=None):
-    paths = font_files()[group] or font_files()["regular"]
+def _pick_font(rng, group, family=None, dirs=FONT_DIRS):
+    paths = font_files(dirs)[group] or font_files(dirs)["regular"]
     if family:
         paths = _family(paths, family) or paths
     return str(rng.choice(paths)) if paths else None
@@ -417,11 +477,14 @@ _DIGIT_STYLES = {
 # ---------------------------------------------------------------- non-digits
 
 
-def _letter(rng, index, letters, category):
+def _letter(rng, index, letters, category, training=False):
     char = letters[index % len(letters)]
     group = str(rng.choice(["regular", "regular", "bold", "italic"]))
     canvas = _canvas(rng)
-    font = _pick_font(rng, group)
+    if training:  # Liberation, or one time in eight Pillow's built-in font
+        font = None if rng.random() < 0.125 else _pick_font(rng, group, dirs=TRAIN_LETTER_FONT_DIRS)
+    else:
+        font = _pick_font(rng, group, dirs=EVAL_LETTER_FONT_DIRS)
     mask = text_mask(char, font, int(rng.uniform(0.45, 0.75) * min(canvas) / 0.73))
     mask = _slant(mask, rng.uniform(-5, 5))
     page = _page(rng, mask, canvas, _jitter(rng))
@@ -456,18 +519,22 @@ _PLUS = np.array(
     [(-0.25, -1), (0.25, -1), (0.25, -0.25), (1, -0.25), (1, 0.25), (0.25, 0.25)]
     + [(0.25, 1), (-0.25, 1), (-0.25, 0.25), (-1, 0.25), (-1, -0.25), (-0.25, -0.25)]
 )
-SHAPES = {
-    "square": lambda: _polygon(4, phase=45),
+EVAL_SHAPES = {  # the evaluation's "shapes" category
     "rectangle": lambda: _polygon(4, phase=45) * (1.0, 0.55),
-    "triangle": lambda: _polygon(3),
     "diamond": lambda: _polygon(4) * (0.7, 1.0),
-    "pentagon": lambda: _polygon(5),
     "hexagon": lambda: _polygon(6, phase=0),
     "star": lambda: _polygon(5, inner=0.42),
-    "plus": lambda: _PLUS,
     "cross": lambda: _PLUS @ np.array([[0.7071, -0.7071], [0.7071, 0.7071]]),
-    "arrow": lambda: _ARROW,
     "heart": _heart,
+}
+TRAIN_SHAPES = {  # training outliers only
+    "square": lambda: _polygon(4, phase=45),
+    "triangle": lambda: _polygon(3),
+    "pentagon": lambda: _polygon(5),
+    "plus": lambda: _PLUS,
+    "arrow": lambda: _ARROW,
+    "trapezoid": lambda: np.array([(-1, 0.6), (1, 0.6), (0.5, -0.6), (-0.5, -0.6)]),
+    "parallelogram": lambda: np.array([(-1, 0.5), (0.4, 0.5), (1, -0.5), (-0.4, -0.5)]),
 }
 DIGIT_LIKE_SHAPES = {
     "circle": lambda: _polygon(48),
@@ -497,7 +564,7 @@ def _shape(rng, index, shapes, category):
 
 
 def _shapes(rng, index):
-    return _shape(rng, index, SHAPES, "shapes")
+    return _shape(rng, index, EVAL_SHAPES, "shapes")
 
 
 def _digit_like_shapes(rng, index):
@@ -574,6 +641,27 @@ _NON_DIGITS = {
     "digit_like_letters": _digit_like_letters,
     "shapes": _shapes,
     "digit_like_shapes": _digit_like_shapes,
+    "noise": _noise,
+    "scribbles": _scribbles,
+}
+
+
+def _training_letters(rng, index):
+    return _letter(rng, index, PLAIN_LETTERS, "letters", training=True)
+
+
+def _training_symbols(rng, index):
+    return _letter(rng, index, OUTLIER_SYMBOLS, "symbols", training=True)
+
+
+def _training_shapes(rng, index):
+    return _shape(rng, index, TRAIN_SHAPES, "shapes")
+
+
+_OUTLIERS = {  # noise and scribbles: the same generators, their own seed streams (in outliers())
+    "letters": _training_letters,
+    "symbols": _training_symbols,
+    "shapes": _training_shapes,
     "noise": _noise,
     "scribbles": _scribbles,
 }

@@ -43,3 +43,25 @@ def softmax_cross_entropy_(logits, labels):
     logits[rows, labels] -= 1
     logits *= logits.dtype.type(1.0 / batch)
     return float(nll.mean()), logits
+
+
+def uniform_cross_entropy_(logits, weight=1.0):
+    """Outlier-exposure loss and its gradient w.r.t. the logits, overwriting `logits`.
+
+    Cross-entropy to the uniform distribution over the C classes (Hendrycks et al. 2019):
+        L = mean_i [ -(1/C) sum_k log softmax(z_i)_k ] = mean_i [ logsumexp(z_i) - mean_k z_ik ],
+    smallest (log C) when softmax(z_i) is uniform. Returns (L, weight * dL/dz), where
+        dL/dz = (softmax(z) - 1/C) / B.
+    The loss is returned unweighted; `weight` (lambda) scales only the gradient.
+    """
+    batch, classes = logits.shape
+    mean_logit = logits.mean(axis=1)
+    top = logits.max(axis=1, keepdims=True)
+    logits -= top
+    np.exp(logits, out=logits)
+    sums = logits.sum(axis=1)
+    loss = np.log(sums) + top[:, 0] - mean_logit  # logsumexp(z) - mean(z)
+    logits /= sums[:, None]
+    logits -= logits.dtype.type(1.0 / classes)
+    logits *= logits.dtype.type(weight / batch)
+    return float(loss.mean()), logits

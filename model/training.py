@@ -2,6 +2,14 @@
 
 Pixels may come as uint8 (0..255, the way MNIST is stored: four times less memory
 than float32) or as floats already in [0, 1]; each batch is scaled on the fly.
+
+Outlier exposure (Hendrycks, Mazeika & Dietterich, ICLR 2019), when `fit` gets a pool of
+non-digit images: every step appends `outlier_batch` images drawn at random from the
+pool to the digit batch, and the loss becomes
+    L = CE(digits) + outlier_weight * mean_outliers [ -(1/C) sum_k log softmax(z)_k ],
+the second term pulling the outliers' predictions towards uniform, so that a low
+confidence marks "not a digit". One forward and one backward pass over the joined batch;
+without outliers the loop is the plain one, step for step.
 """
 
 import math
@@ -10,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .losses import cross_entropy, softmax_cross_entropy_
+from .losses import cross_entropy, softmax_cross_entropy_, uniform_cross_entropy_
 from .optim import SCHEDULES, make_optimizer
 
 PIXEL_SCALE = 1.0 / 255.0  # uint8 pixel -> network input in [0, 1]
@@ -40,6 +48,8 @@ class TrainConfig:
     schedule: str = "cosine"
     warmup_epochs: float = 0.0
     seed: int = 0
+    outlier_weight: float = 0.5  # lambda of outlier exposure; used only when fit() gets outliers
+    outlier_batch: int = 64  # outlier images appended to every digit batch
 
 
 @dataclass
@@ -61,17 +71,35 @@ def evaluate(model, x, labels, batch_size=4096):
     return loss_sum / len(x), correct / len(x)
 
 
-def fit(model, x, labels, config, x_val=None, y_val=None, augment=None, progress=None, log=None):
+def exposure_loss_(logits, labels, weight):
+    """Outlier exposure on a joined batch: the first len(labels) rows are digits, the rest outliers.
+
+    Returns (digit cross-entropy, outlier uniform cross-entropy, gradient); the gradient of
+    CE + weight * outlier loss w.r.t. the logits overwrites `logits`, each loss working in
+    place on its own rows, so one backward pass serves both.
+    """
+    n_digits = len(labels)
+    loss, _ = softmax_cross_entropy_(logits[:n_digits], labels)
+    outlier_loss, _ = uniform_cross_entropy_(logits[n_digits:], weight)
+    return loss, outlier_loss, logits
+
+
+def fit(
+    model, x, labels, config, x_val=None, y_val=None, augment=None, progress=None, log=None, outliers=None
+):
     """Train `model` in place; returns a TrainResult.
 
-    augment(batch_uint8 (B, 784), rng) -> batch_uint8, when given, transforms each batch.
+    augment(batch_uint8 (B, 784), rng) -> batch_uint8, when given, transforms each batch
+    (with outliers: the digits and the outliers together, one call).
+    outliers: non-digit images (N_out, 784), uint8 or floats like x, for outlier exposure
+    with config.outlier_weight and config.outlier_batch; None trains on the digits alone.
     progress(total_steps) -> a tqdm-like bar with update() and set_postfix_str(), or None.
     log(message) receives one line per epoch.
     The model ends with the best-validation weights (the last epoch's without a validation
     set). If the loss becomes NaN or inf, training stops, `result.diverged` says why and
     the model keeps the last good weights.
     """
-    run = _Run(model, len(x), config)
+    run = _Run(model, len(x), config, outliers)
     result = TrainResult()
     best_params = model.params.copy()
     bar = progress(run.total_steps) if progress else None
@@ -101,15 +129,23 @@ def fit(model, x, labels, config, x_val=None, y_val=None, augment=None, progress
 class _Run:
     """State shared by the epochs of one fit: RNG, optimiser, schedule, step count."""
 
-    def __init__(self, model, n, config):
+    def __init__(self, model, n, config, outliers=None):
         self.model, self.n, self.config = model, n, config
         self.rng = np.random.default_rng(config.seed)
+        self.outliers = None if outliers is None or not len(outliers) else outliers
+        n_out = 0
+        if self.outliers is not None:
+            if config.outlier_batch < 1 or not config.outlier_weight >= 0:
+                raise ValueError("outlier exposure needs outlier_batch >= 1 and outlier_weight >= 0")
+            n_out = config.outlier_batch
+            # its own stream: which outliers a step sees does not move the digits' shuffles
+            self.outlier_rng = np.random.default_rng([config.seed, 0x0E])
         steps_per_epoch = math.ceil(n / config.batch_size)
         self.total_steps = steps_per_epoch * config.epochs
         self.warmup_steps = int(config.warmup_epochs * steps_per_epoch)
         self.schedule = SCHEDULES[config.schedule]
         self.optimizer = make_optimizer(config.optimizer, model, config.lr, config.weight_decay)
-        self.batch_buffer = np.empty((config.batch_size, model.layer_sizes[0]), dtype=model.dtype)
+        self.batch_buffer = np.empty((config.batch_size + n_out, model.layer_sizes[0]), dtype=model.dtype)
         self.step = 0
 
     def lr(self):
@@ -121,35 +157,50 @@ class _Run:
         model, batch_size = self.model, self.config.batch_size
         started = time.perf_counter()
         order = self.rng.permutation(self.n)
-        loss_sum, correct = 0.0, 0
+        loss_sum, correct, outlier_loss_sum = 0.0, 0, 0.0
         for batch_start in range(0, self.n, batch_size):
             idx = order[batch_start : batch_start + batch_size]
+            n_digits = len(idx)
             batch = x[idx]
+            if self.outliers is not None:
+                pick = self.outlier_rng.integers(0, len(self.outliers), self.config.outlier_batch)
+                batch = np.concatenate([batch, self.outliers[pick]])
             if augment is not None:
                 batch = augment(batch, self.rng)
-            inputs = as_inputs(batch, model.dtype, out=self.batch_buffer[: len(idx)])
+            inputs = as_inputs(batch, model.dtype, out=self.batch_buffer[: len(batch)])
             logits = model.forward(inputs, keep=True)
-            correct += int((logits.argmax(axis=1) == labels[idx]).sum())
+            correct += int((logits[:n_digits].argmax(axis=1) == labels[idx]).sum())
             with np.errstate(over="ignore", invalid="ignore"):
-                loss, dlogits = softmax_cross_entropy_(logits, labels[idx])
-            if not loss < DIVERGED_LOSS:  # also catches NaN
-                return {"diverged": f"loss became {loss:.4g} at step {self.step + 1}"}
+                if self.outliers is None:
+                    loss, dlogits = softmax_cross_entropy_(logits, labels[idx])
+                    loss_total = loss
+                else:
+                    weight = self.config.outlier_weight
+                    loss, outlier_loss, dlogits = exposure_loss_(logits, labels[idx], weight)
+                    outlier_loss_sum += outlier_loss * n_digits
+                    loss_total = loss + weight * outlier_loss
+            if not loss_total < DIVERGED_LOSS:  # also catches NaN
+                return {"diverged": f"loss became {loss_total:.4g} at step {self.step + 1}"}
             model.backward(dlogits)
             lr = self.lr()
             self.optimizer.step(lr)
             self.step += 1
-            loss_sum += loss * len(idx)
+            loss_sum += loss * n_digits
             if bar is not None:
                 bar.update(1)
                 if self.step % 50 == 0:
-                    bar.set_postfix_str(f"epoch loss {loss_sum / (batch_start + len(idx)):.4f}")
-        return {
+                    bar.set_postfix_str(f"epoch loss {loss_sum / (batch_start + n_digits):.4f}")
+        record = {
             "epoch": self.step // math.ceil(self.n / batch_size),
             "train_loss": loss_sum / self.n,
             "train_accuracy": correct / self.n,
             "lr": lr,
             "seconds": time.perf_counter() - started,
         }
+        if self.outliers is not None:
+            # mean uniform cross-entropy of the outliers; log(10) = 2.303 is its floor
+            record["train_outlier_loss"] = outlier_loss_sum / self.n
+        return record
 
 
 def _epoch_line(record):

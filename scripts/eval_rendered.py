@@ -10,8 +10,14 @@ counts as "refused": a wrong answer for a digit, a correct handling of a non-dig
 10,000 MNIST test digits give the share of real digits wrongly flagged.
 
 The "ood_rules" section measures alternative flag rules, every threshold chosen on the
-VALIDATION split of the training data (the weights' seed, --val-fraction); the test set
-and the non-digit set are only reported on, never tuned on.
+VALIDATION split of the training data (the weights' seed and `val_fraction` from their
+metadata, else --val-fraction); the test set and the non-digit set are only reported on,
+never tuned on.
+
+The non-digits are the EVALUATION kinds of data/rendered.py (DejaVu and FreeFont letters,
+EVAL_SHAPES, their own seed streams): weights trained with outlier exposure saw only the
+disjoint training kinds (see the table at the top of data/rendered.py). The report says
+whether the weights were trained with outliers ("outlier_exposure").
 
 Writes the JSON report, REPORT.samples.png (ten examples per style: the upload above,
 the 28x28 network input below, "label>prediction" in green / red, orange when flagged)
@@ -31,6 +37,8 @@ from PIL import Image, ImageDraw, ImageFont, ImageOps
 from data import DataUnavailable, IDXError, load_mnist, train_val_split
 from data.rendered import (
     DIGIT_STYLES,
+    EVAL_LETTER_FONT_DIRS,
+    EVAL_SHAPES,
     NON_DIGIT_CATEGORIES,
     PLAIN_NON_DIGITS,
     encode,
@@ -58,7 +66,10 @@ def parse_args(argv=None):
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the rendered sets")
     parser.add_argument(
-        "--val-fraction", type=float, default=0.1, help="validation share the weights were trained with"
+        "--val-fraction",
+        type=float,
+        default=0.1,
+        help="validation share the weights were trained with, if their metadata does not say",
     )
     parser.add_argument("--markdown", type=Path, help="also write the README tables here")
     args = parser.parse_args(argv)
@@ -218,8 +229,10 @@ def _rule_shares(records, answered_flags):
 
 
 def validation_split(x_train, y_train, classifier, val_fraction):
-    """The validation digits the weights were not trained on: train.py's split with the weights' seed."""
+    """The validation digits the weights were not trained on: train.py's split with the weights'
+    seed and validation share (`val_fraction` from older weights' metadata: the argument)."""
     seed = int(classifier.metadata.get("seed", 0))
+    val_fraction = float(classifier.metadata.get("val_fraction", val_fraction))
     _, _, x_val, y_val = train_val_split(x_train, y_train, val_fraction, seed)
     return x_val, y_val
 
@@ -359,6 +372,12 @@ def build_report(classifier, args, digit_records, other_records, x_test, y_test)
         "seed": args.seed,
         "per_style": args.per_style,
         "temperature": classifier.temperature,
+        "outlier_exposure": classifier.metadata.get("outlier_exposure"),
+        "non_digit_split": {
+            "letter_fonts": [str(d) for d in EVAL_LETTER_FONT_DIRS],
+            "shapes": sorted(EVAL_SHAPES),
+            "note": "evaluation kinds only; outlier exposure trains on the disjoint kinds (data/rendered.py)",
+        },
         "threshold": {
             "value": classifier.uncertain_threshold,
             "source": "weights metadata"

@@ -89,9 +89,19 @@ def test_digit_like_letters_are_kept_out_of_plain_letters():
     assert {"O", "I", "l", "S", "Z", "B", "G", "g", "q"} <= set(rendered.DIGIT_LIKE_LETTERS)
 
 
+def test_non_digits_are_the_evaluation_kinds_only(others):
+    """Outlier exposure trains on Liberation letters and TRAIN_SHAPES: never scored on them."""
+    for sample in others:
+        if sample.category in ("letters", "digit_like_letters"):
+            assert not sample.detail.split()[1].startswith("Liberation"), sample.detail
+        if sample.category == "shapes":
+            assert sample.detail.split()[0] in rendered.EVAL_SHAPES, sample.detail
+    assert not set(rendered.EVAL_SHAPES) & set(rendered.TRAIN_SHAPES)
+
+
 def test_without_fonts_pillows_builtin_font_stands_in(monkeypatch):
     monkeypatch.setattr(
-        rendered, "font_files", lambda: {"regular": [], "bold": [], "italic": [], "light": []}
+        rendered, "font_files", lambda dirs=None: {"regular": [], "bold": [], "italic": [], "light": []}
     )
     samples = rendered_digits(3, seed=0, styles=("sans", "small", "jpeg"))
     assert {s.detail.split()[0] for s in samples} == {"pillow-default"}
@@ -132,6 +142,8 @@ def test_end_to_end_small_run(mnist_dir, tmp_path, capsys):
     assert digits["overall"]["accuracy"] >= 0.80
     assert test["accuracy"] >= 0.97 and test["flagged"] <= 0.10
     assert set(report["targets"]["met"]) == {"rendered_accuracy", "non_digits_flagged", "test_digits_flagged"}
+    assert report["non_digit_split"]["shapes"] == sorted(rendered.EVAL_SHAPES)
+    assert "outlier_exposure" in report
     assert 0 < report["threshold"]["value"] < 1
     budgets = {name: sum(b for _, b in parts) for name, parts in eval_rendered.RULES}
     for name, rule in report["ood_rules"].items():  # thresholds from validation: their budgets hold there

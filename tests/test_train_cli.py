@@ -6,10 +6,12 @@ import numpy as np
 import pytest
 
 from data.idx import write_idx
+from data.rendered import OUTLIER_CATEGORIES
 from model import load_weights
 from scripts import train
 from tests.conftest import REPO
 
+PLAIN = ("--no-outlier-exposure",)  # digits only: no pool to render, seconds per test
 STEMS = (
     "train-images-idx3-ubyte",
     "train-labels-idx1-ubyte",
@@ -43,7 +45,7 @@ def run_cli(*args):
 
 def test_training_writes_weights_metrics_and_curves(small_mnist, tmp_path):
     out = tmp_path / "run" / "w.npz"
-    train.main(["--data-dir", str(small_mnist), "--epochs", "3", "--out", str(out), "--lr", "3e-3"])
+    train.main([*PLAIN, "--data-dir", str(small_mnist), "--epochs", "3", "--out", str(out), "--lr", "3e-3"])
     model, meta = load_weights(out)
     metrics = json.loads(out.with_suffix(".metrics.json").read_text())
     png = out.with_suffix(".curves.png").read_bytes()
@@ -57,10 +59,43 @@ def test_training_writes_weights_metrics_and_curves(small_mnist, tmp_path):
     assert meta["val_accuracy"] == max(h["val_accuracy"] for h in metrics["history"])
 
 
+def test_outlier_exposure_run_records_its_pool_and_held_out_flags(small_mnist, tmp_path):
+    out = tmp_path / "oe.npz"
+    args = ["--data-dir", str(small_mnist), "--epochs", "2", "--out", str(out), "--val-fraction", "0.2"]
+    train.main([*args, "--outlier-exposure", "--outlier-pool", "12", "--outlier-val", "6"])
+    _, meta = load_weights(out)
+    metrics = json.loads(out.with_suffix(".metrics.json").read_text())
+    info = meta["outlier_exposure"]
+    assert info == metrics["outlier_exposure"] and info["split"] == "train"
+    assert info["weight"] == 0.5 and info["batch"] == 64 and 0 < info["pool_size"] <= 5 * 12
+    assert meta["val_fraction"] == 0.2 and metrics["val_size"] == pytest.approx(400, abs=5)
+    assert "train_outlier_loss" in metrics["history"][-1]
+    flags = metrics["val_outliers_flagged"]
+    assert 0 <= flags["all"] <= 1 and set(flags["by_category"]) <= set(OUTLIER_CATEGORIES)
+
+
+def test_outlier_exposure_is_on_by_default():
+    args = train.parse_args([])
+    assert args.outlier_exposure and args.outlier_val == 200
+    assert train.parse_args(["--no-outlier-exposure"]).outlier_val == 0
+
+
+def test_without_outlier_exposure_nothing_is_rendered(small_mnist, tmp_path, monkeypatch):
+    def no_rendering(*_, **__):
+        raise AssertionError("outlier_pool called without --outlier-exposure")
+
+    monkeypatch.setattr(train, "outlier_pool", no_rendering)
+    out = tmp_path / "plain.npz"
+    train.main([*PLAIN, "--data-dir", str(small_mnist), "--epochs", "1", "--out", str(out)])
+    _, meta = load_weights(out)
+    assert meta["outlier_exposure"] is None and meta["val_fraction"] == 0.1
+
+
 def test_same_seed_same_weights(small_mnist, tmp_path):
     paths = [tmp_path / f"{name}.npz" for name in ("a", "b", "c")]
     for path, seed in zip(paths, (1, 1, 2)):
-        train.main(["--data-dir", str(small_mnist), "--epochs", "1", "--seed", str(seed), "--out", str(path)])
+        args = ["--data-dir", str(small_mnist), "--epochs", "1", "--seed", str(seed), "--out", str(path)]
+        train.main([*PLAIN, *args])
     a, b, c = (load_weights(p)[0].params for p in paths)
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
@@ -69,7 +104,7 @@ def test_same_seed_same_weights(small_mnist, tmp_path):
 def test_a_diverging_run_stops_with_one_line_and_keeps_the_old_weights(small_mnist, tmp_path):
     out = tmp_path / "w.npz"
     out.write_bytes(b"previous weights")
-    done = run_cli("--data-dir", small_mnist, "--epochs", "2", "--lr", "10", "--out", out)
+    done = run_cli(*PLAIN, "--data-dir", small_mnist, "--epochs", "2", "--lr", "10", "--out", out)
     assert done.returncode == 1
     assert "Traceback" not in done.stderr
     assert "error: training diverged" in done.stderr.strip().splitlines()[-1]
@@ -90,7 +125,7 @@ def test_divergence_after_good_epochs_saves_the_best_of_them(small_mnist, tmp_pa
     monkeypatch.setattr(training, "softmax_cross_entropy_", explodes_in_epoch_three)
     out = tmp_path / "w.npz"
     with pytest.raises(SystemExit) as stopped:
-        train.main(["--data-dir", str(small_mnist), "--epochs", "5", "--out", str(out)])
+        train.main([*PLAIN, "--data-dir", str(small_mnist), "--epochs", "5", "--out", str(out)])
     assert stopped.value.code == 1
     _, meta = load_weights(out)
     assert meta["epochs"] in (1, 2)
@@ -105,6 +140,7 @@ def test_divergence_after_good_epochs_saves_the_best_of_them(small_mnist, tmp_pa
         (["--optimizer", "lbfgs"], "invalid choice"),
         (["--val-fraction", "1.5"], "val-fraction"),
         (["--out", "weights.pkl"], "must end in .npz"),
+        (["--outlier-exposure", "--outlier-batch", "0"], "--outlier-batch"),
         (["--data-dir", "/nonexistent"], "error: /nonexistent: no such folder"),
     ],
 )
