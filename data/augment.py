@@ -60,7 +60,8 @@ ELASTIC_VARIANCE = 0.98  # fraction of the elastic field's variance kept by the 
 class Augmenter:
     """A random augmentation, called once per training batch: augment(batch_uint8, rng).
 
-    prob:            fraction of images transformed at all (the rest pass through unchanged).
+    prob:            fraction of each batch transformed at all, round(prob * B) images chosen at
+                     random (the rest pass through unchanged and cost nothing).
     max_shift:       pixels, uniform in [-max_shift, max_shift] per axis, then clamped so the
                      ink's bounding box stays inside the 28x28 frame, 1 px from its edge
                      (the elastic field may still move strokes by a pixel or two).
@@ -127,21 +128,23 @@ class Augmenter:
 
     def __call__(self, batch, rng):
         batch = _check_batch(batch)
-        n = len(batch)
-        if n == 0:
+        # a fixed number per batch rather than a coin per image: the workspaces then come in
+        # one or two sizes, and only the images that change are resampled
+        chosen = rng.permutation(len(batch))[: round(self.prob * len(batch))]  # (A,)
+        if not len(chosen):
             return batch.copy()
-        active = rng.random(n) < self.prob  # (B,) images that get transformed at all
+        images = batch[chosen]  # (A, 784) copy
         if self.thickness_prob:
-            chosen = active & (rng.random(n) < self.thickness_prob)
-            if chosen.any():
-                index, thicker, weight = thickness_weights(chosen, rng)
-                batch = batch.copy()
-                batch[index] = change_thickness(batch[index], thicker, weight)
-        work = self._workspace(n)
-        work.load(batch)
-        boxes = work.ink_boxes()  # (4, B)
-        coefficients = self._coefficients(boxes, rng, active)  # (2B, k + 3)
-        return work.warp(coefficients, self.basis)
+            changed = rng.random(len(chosen)) < self.thickness_prob
+            if changed.any():
+                index, thicker, weight = thickness_weights(changed, rng)
+                images[index] = change_thickness(images[index], thicker, weight)
+        work = self._workspace(len(chosen))
+        work.load(images)
+        boxes = work.ink_boxes()  # (4, A)
+        out = batch.copy()
+        out[chosen] = work.warp(self._coefficients(boxes, rng), self.basis)
+        return out
 
     def _workspace(self, n):
         """Buffers for batches of n images, kept between calls: fresh ~1 MB arrays per
@@ -151,25 +154,21 @@ class Augmenter:
             work = self._workspaces[n] = _Workspace(n)
         return work
 
-    def _coefficients(self, boxes, rng, active):
-        """Random per-image warp_coefficients (2B, k+3) for ink boxes (4, B)."""
-        n = len(active)
-        inactive = ~active
+    def _coefficients(self, boxes, rng):
+        """Random per-image warp_coefficients (2A, k+3) for ink boxes (4, A)."""
+        n = boxes.shape[1]
         u = rng.uniform(-1.0, 1.0, (5, n))  # one call for rotation, scale, shear, shift x, y
-        u[:, inactive] = 0.0  # no rotation, shear or shift for the inactive images
         angle = np.deg2rad(self.max_rotation) * u[0]
         log_low, log_high = math.log(self.scale[0]), math.log(self.scale[1])
         scale = np.exp((log_high + log_low) / 2 + (log_high - log_low) / 2 * u[1])
-        scale[inactive] = 1.0
         shear = self.max_shear * u[2]
-        shift = self.max_shift * u[3:]  # (2, B)
-        forward, inverse = affine_matrices(angle, scale, shear)  # (2, 2, B) each
-        shift = clamp_shift(shift, forward, boxes)  # (2, B) as (x, y)
+        shift = self.max_shift * u[3:]  # (2, A)
+        forward, inverse = affine_matrices(angle, scale, shear)  # (2, 2, A) each
+        shift = clamp_shift(shift, forward, boxes)  # (2, A) as (x, y)
         elastic = None
         if self.n_modes:
             elastic = rng.standard_normal((2, n, self.n_modes), dtype=np.float32)
             elastic *= np.float32(self.elastic_alpha)
-            elastic[:, inactive] = 0.0
         return warp_coefficients(inverse, shift, elastic)
 
 
