@@ -46,7 +46,7 @@ from data.rendered import (
     rendered_digits,
 )
 from model import DEFAULT_WEIGHTS, WeightsError
-from scripts.cli import fail
+from scripts.cli import add_data_options, fail
 from service.inference import Classifier
 from service.preprocess import NoDigitFound, PreprocessError, preprocess
 
@@ -57,9 +57,7 @@ SHEET_COLUMNS = 10
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(prog="eval-rendered", description=__doc__.split("\n\n")[0])
     parser.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS)
-    parser.add_argument(
-        "--data-dir", help="folder with the four MNIST IDX files (default: $MNIST_DATA_DIR, else OpenML)"
-    )
+    add_data_options(parser)
     parser.add_argument("--json", type=Path, default=Path("rendered.json"), help="report to write")
     parser.add_argument(
         "--per-style", type=int, default=100, help="images per digit style and non-digit category"
@@ -330,7 +328,7 @@ def main(argv=None):
     started = time.perf_counter()
     try:
         classifier = Classifier(args.weights)
-        x_train, y_train, x_test, y_test = load_mnist(args.data_dir)
+        x_train, y_train, x_test, y_test = load_mnist(args.data_dir, args.data_home)
     except (WeightsError, DataUnavailable, IDXError) as exc:
         fail(exc)
 

@@ -17,7 +17,7 @@ from data import DataUnavailable, IDXError, load_mnist
 from model import DEFAULT_WEIGHTS, WeightsError, load_weights
 from model.losses import softmax
 from model.training import as_inputs
-from scripts.cli import fail
+from scripts.cli import add_data_options, fail
 
 N_CLASSES = 10
 N_WORST = 36
@@ -26,10 +26,7 @@ N_WORST = 36
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(prog="mnist-evaluate", description=__doc__.split("\n\n")[0])
     parser.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS)
-    parser.add_argument(
-        "--data-dir", help="folder with the four MNIST IDX files (default: $MNIST_DATA_DIR, else OpenML)"
-    )
-    parser.add_argument("--data-home", help="scikit-learn's cache folder for the OpenML download")
+    add_data_options(parser)
     parser.add_argument("--json", type=Path, default=Path("evaluation.json"), help="report to write")
     return parser.parse_args(argv)
 

@@ -31,16 +31,13 @@ from data.rendered import OUTLIER_CATEGORIES, outlier_pool
 from model import MLP, save_weights
 from model.calibration import calibrate, calibrated_probabilities, flag_stats
 from model.training import TrainConfig, as_inputs, evaluate, fit
-from scripts.cli import fail, project_version
+from scripts.cli import add_data_options, fail, project_version
 
 
 def parse_args(argv=None):
     defaults = TrainConfig()
     parser = argparse.ArgumentParser(prog="mnist-train", description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--data-dir", help="folder with the four MNIST IDX files (default: $MNIST_DATA_DIR, else OpenML)"
-    )
-    parser.add_argument("--data-home", help="scikit-learn's cache folder for the OpenML download")
+    add_data_options(parser)
     parser.add_argument("--epochs", type=int, default=defaults.epochs)
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
     parser.add_argument("--optimizer", choices=["adam", "sgd"], default=defaults.optimizer)
