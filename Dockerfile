@@ -31,13 +31,15 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
 
 # The project itself (the context is filtered by .dockerignore to the packages + metadata),
 # then drop what serving never uses: pip/setuptools and the wheels' build/test-time parts
-# (numpy's f2py, distutils, C headers and test suites; type stubs).
+# (numpy's f2py, distutils, C headers, test suites and test-only extension modules such as
+# _simd; type stubs).
 COPY . ./
 RUN pip install --no-deps . \
  && pip uninstall -y pip setuptools \
  && SITE="$(python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')" \
  && rm -rf "$SITE/numpy/f2py" "$SITE/numpy/distutils" "$SITE/numpy/_pyinstaller" \
         "$SITE/numpy/_core/include" "$SITE/numpy/_core/lib" /opt/venv/bin/f2py \
+ && rm -f "$SITE"/numpy/_core/_simd.*.so "$SITE"/numpy/_core/_*_tests.*.so \
  && find "$SITE/numpy" -depth -type d -name tests -exec rm -rf {} + \
  && find "$SITE" -name '*.pyi' -delete
 
