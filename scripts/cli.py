@@ -1,12 +1,6 @@
-"""What the command-line scripts share: data options, one-line failures, the project version."""
+"""What the command-line scripts share: data options and one-line failures."""
 
 import sys
-import tomllib
-from importlib import metadata
-from pathlib import Path
-
-DISTRIBUTION = "mnist-mlp-service"
-PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
 
 
 def fail(problem, status=1):
@@ -21,14 +15,3 @@ def add_data_options(parser):
         "--data-dir", help="folder with the four MNIST IDX files (default: $MNIST_DATA_DIR, else OpenML)"
     )
     parser.add_argument("--data-home", help="scikit-learn's cache folder for the OpenML download")
-
-
-def project_version():
-    """The installed distribution's version, else the checkout's pyproject.toml version."""
-    try:
-        return metadata.version(DISTRIBUTION)
-    except metadata.PackageNotFoundError:
-        try:
-            return tomllib.loads(PYPROJECT.read_text())["project"]["version"]
-        except (OSError, KeyError, tomllib.TOMLDecodeError):
-            return "unknown"

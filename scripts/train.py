@@ -31,7 +31,8 @@ from data.rendered import OUTLIER_CATEGORIES, outlier_pool
 from model import MLP, save_weights
 from model.calibration import calibrate, calibrated_probabilities, flag_stats
 from model.training import TrainConfig, as_inputs, evaluate, fit
-from scripts.cli import add_data_options, fail, project_version
+from model.version import project_version
+from scripts.cli import add_data_options, fail
 
 
 def parse_args(argv=None):

@@ -7,9 +7,10 @@ Errors use the protocol's own shape, {"error": "<message>"}.
 """
 
 import math
-from importlib.metadata import PackageNotFoundError, version
 
 from flask import Blueprint, current_app, jsonify, request
+
+from model.version import DISTRIBUTION, project_version
 
 from .errors import ApiError
 from .inference import CLASSES, INPUTS, as_inputs
@@ -35,7 +36,7 @@ def _classifier(name):
 
 @bp.get("")
 def server_metadata():
-    return jsonify(name="mnist-mlp-service", version=_version(), extensions=[])
+    return jsonify(name=DISTRIBUTION, version=project_version(), extensions=[])
 
 
 @bp.get("/health/live")
@@ -136,10 +137,3 @@ def _requested_outputs(outputs):
     if not names or any(n not in OUTPUTS for n in names):
         raise ApiError(400, "bad_request", f"'outputs' may only name {list(OUTPUTS)}")
     return names
-
-
-def _version():
-    try:
-        return version("mnist-mlp-service")
-    except PackageNotFoundError:  # a source checkout that was never installed
-        return "source"
