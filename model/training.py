@@ -60,15 +60,21 @@ class TrainResult:
     diverged: str = ""  # why training stopped early, empty when it did not
 
 
-def evaluate(model, x, labels, batch_size=4096):
-    """(mean cross-entropy, accuracy) over a data set, in memory-bounded chunks."""
-    loss_sum, correct = 0.0, 0
-    for start in range(0, len(x), batch_size):
-        logits = model.forward(as_inputs(x[start : start + batch_size], model.dtype))
-        chunk = labels[start : start + batch_size]
-        loss_sum += cross_entropy(logits, chunk) * len(chunk)
-        correct += int((logits.argmax(axis=1) == chunk).sum())
-    return loss_sum / len(x), correct / len(x)
+def logits_of(model, x, batch_size=4096):
+    """Logits (N, C) of a whole data set, forwarded in memory-bounded chunks."""
+    return np.concatenate(
+        [model.forward(as_inputs(x[i : i + batch_size], model.dtype)) for i in range(0, len(x), batch_size)]
+    )
+
+
+def loss_and_accuracy(logits, labels):
+    """(mean cross-entropy, accuracy) of logits (N, C) against integer labels (N,)."""
+    return cross_entropy(logits, labels), float((logits.argmax(axis=1) == labels).mean())
+
+
+def evaluate(model, x, labels):
+    """(mean cross-entropy, accuracy) of `model` over a data set."""
+    return loss_and_accuracy(logits_of(model, x), labels)
 
 
 def exposure_loss_(logits, labels, weight):

@@ -23,14 +23,12 @@ from dataclasses import fields
 from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
-
 from data import DataUnavailable, IDXError, fingerprint, load_mnist, train_val_split
 from data.augment import Augmenter
 from data.rendered import OUTLIER_CATEGORIES, outlier_pool
 from model import MLP, save_weights
 from model.calibration import calibrate, calibrated_probabilities, flag_stats
-from model.training import TrainConfig, as_inputs, evaluate, fit
+from model.training import TrainConfig, fit, logits_of, loss_and_accuracy
 from model.version import project_version
 from scripts.cli import add_data_options, fail
 
@@ -150,10 +148,11 @@ def main(argv=None):
     if result.diverged and not result.best_epoch:
         fail(f"training diverged ({result.diverged}) before any epoch finished; {args.out} not written")
 
-    test_loss, test_accuracy = evaluate(model, x_test, y_test)
+    test_logits = logits_of(model, x_test)
+    test_loss, test_accuracy = loss_and_accuracy(test_logits, y_test)
     # temperature and "uncertain" threshold come from the validation split only
     calibration = calibrate(logits_of(model, x_val), y_val, args.max_flag_rate)
-    test_probabilities = calibrated_probabilities(logits_of(model, x_test), calibration["temperature"])
+    test_probabilities = calibrated_probabilities(test_logits, calibration["temperature"])
     test_flags = flag_stats(test_probabilities, y_test, calibration["uncertain_threshold"])
     val_outliers = None
     if args.outlier_val:
@@ -234,13 +233,6 @@ def outlier_flags(model, calibration, x, kinds):
         "all": float(flagged.mean()),
         "by_category": {c: float(flagged[kinds == c].mean()) for c in dict.fromkeys(kinds)},
     }
-
-
-def logits_of(model, x, batch_size=4096):
-    """Logits (N, 10) of a whole data set, in memory-bounded chunks."""
-    return np.concatenate(
-        [model.forward(as_inputs(x[i : i + batch_size], model.dtype)) for i in range(0, len(x), batch_size)]
-    )
 
 
 def plot_curves(history, path):
