@@ -5,6 +5,7 @@
 
 Writes the JSON report (top-level "accuracy", per-class precision/recall, confusion
 matrix), REPORT.confusion.png and REPORT.errors.png (the most confidently wrong images).
+Probabilities come from the service's Classifier: calibrated with the weights' temperature.
 """
 
 import argparse
@@ -14,10 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from data import DataUnavailable, IDXError, load_mnist
-from model import DEFAULT_WEIGHTS, WeightsError, load_weights
-from model.losses import softmax
-from model.training import as_inputs
+from model import DEFAULT_WEIGHTS, WeightsError
 from scripts.cli import add_data_options, fail
+from service.inference import Classifier
 
 N_CLASSES = 10
 N_WORST = 36
@@ -67,14 +67,12 @@ def worst_errors(probabilities, labels, n=N_WORST):
 def main(argv=None):
     args = parse_args(argv)
     try:
-        model, meta = load_weights(args.weights)
+        classifier = Classifier(args.weights)  # the service's own inference: same sizes check, same T
         _, _, x_test, y_test = load_mnist(args.data_dir, args.data_home)
     except (WeightsError, DataUnavailable, IDXError) as exc:
         fail(exc)
-    if model.layer_sizes[0] != x_test.shape[1] or model.layer_sizes[-1] != N_CLASSES:
-        fail(f"{args.weights}: layer sizes {model.layer_sizes} do not fit 784-pixel, 10-class MNIST")
 
-    probabilities = softmax(model.forward(as_inputs(x_test)))
+    probabilities = classifier.probabilities(x_test / np.float32(255))
     predicted = probabilities.argmax(axis=1)
     counts = confusion_matrix(y_test, predicted)
     worst = worst_errors(probabilities, y_test)
@@ -94,7 +92,7 @@ def main(argv=None):
             }
             for i in worst
         ],
-        "model_metadata": meta,
+        "model_metadata": classifier.metadata,
     }
     try:
         args.json.parent.mkdir(parents=True, exist_ok=True)
