@@ -92,8 +92,7 @@ def choose_uncertain_threshold(probs, labels, max_flag_rate=0.02):
     trained, and the largest t within the budget on real digits flags as many of them as
     possible. The product asks for <= 5 % of real digits flagged; the default budget of
     2 % on MNIST validation digits leaves room for drawn digits being less typical.
-    With the confidences sorted, c_(0) <= c_(1) <= ..., t = c_(k) for k = floor(rate N)
-    flags exactly the confidences strictly below c_(k): at most k of them (fewer on ties).
+    `flag_rate_threshold` gives that t: it flags at most floor(rate N) digits (fewer on ties).
 
     Returns a JSON-able dict: threshold, criterion, max_flag_rate, n, flag_rate,
     accuracy_flagged, accuracy_unflagged, errors_flagged (share of the misclassified
@@ -103,10 +102,7 @@ def choose_uncertain_threshold(probs, labels, max_flag_rate=0.02):
         raise ValueError(f"max_flag_rate must be in [0, 1), got {max_flag_rate}")
     probs = np.asarray(probs, dtype=np.float64)
     labels = np.asarray(labels)
-    confidence = probs.max(axis=1)
-    n = len(confidence)
-    k = int(math.floor(max_flag_rate * n + 1e-9))
-    threshold = float(np.sort(confidence)[k])
+    threshold = flag_rate_threshold(probs.max(axis=1), max_flag_rate)
     stats = flag_stats(probs, labels, threshold)
     return {
         "threshold": threshold,
@@ -114,6 +110,15 @@ def choose_uncertain_threshold(probs, labels, max_flag_rate=0.02):
         "max_flag_rate": max_flag_rate,
         **stats,
     }
+
+
+def flag_rate_threshold(scores, max_flag_rate):
+    """The largest t such that at most `max_flag_rate` of `scores` lie strictly below t.
+
+    With the scores sorted, s_(0) <= s_(1) <= ..., t = s_(k) for k = floor(rate N).
+    """
+    k = int(math.floor(max_flag_rate * len(scores) + 1e-9))
+    return float(np.sort(scores)[k])
 
 
 def flag_stats(probs, labels, threshold):

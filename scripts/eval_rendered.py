@@ -46,6 +46,7 @@ from data.rendered import (
     rendered_digits,
 )
 from model import DEFAULT_WEIGHTS, WeightsError
+from model.calibration import flag_rate_threshold
 from scripts.cli import add_data_options, fail
 from service.inference import Classifier
 from service.preprocess import NoDigitFound, PreprocessError, preprocess
@@ -185,11 +186,6 @@ RULES = (
 )
 
 
-def choose_threshold(scores, budget):
-    """Largest t with at most `budget` of the validation scores below t (as model.calibration)."""
-    return float(np.sort(scores)[int(np.floor(budget * len(scores) + 1e-9))])
-
-
 def compare_rules(classifier, x_val, x_test, answered_sets):
     """Every rule's thresholds from validation digits, then its flag rates everywhere else.
 
@@ -201,7 +197,7 @@ def compare_rules(classifier, x_val, x_test, answered_sets):
     scored = {name: (records, network_scores(classifier, x)) for name, (records, x) in answered_sets.items()}
     results = {}
     for rule, parts in RULES:
-        thresholds = {score: choose_threshold(val[score], budget) for score, budget in parts}
+        thresholds = {score: flag_rate_threshold(val[score], budget) for score, budget in parts}
 
         def rule_flags(scores, thresholds=thresholds):
             n = len(next(iter(scores.values())))
