@@ -38,7 +38,8 @@ class MLP:
             self.grad_biases.append(self.grads[b_at : b_at + n_out])
             w_at += n_in * n_out
             b_at += n_out
-        self._activations = None
+        # inputs of every layer [x, a_1, ..., a_{L-1}], kept by forward(keep=True) for backward
+        self.activations = None
         self.init_params(seed)
 
     def init_params(self, seed):
@@ -68,7 +69,7 @@ class MLP:
                 np.maximum(z, 0, out=z)  # ReLU in place: z is not needed again, relu(z) > 0 <=> z > 0
                 activations.append(z)
             a = z
-        self._activations = activations if keep else None
+        self.activations = activations if keep else None
         return a
 
     def backward(self, dlogits):
@@ -79,17 +80,17 @@ class MLP:
             d_{l-1} = (d_l @ W_l^T) * [a_{l-1} > 0].
         The input gradient d_0 is never needed, which skips the largest product.
         """
-        if self._activations is None:
+        if self.activations is None:
             raise RuntimeError("backward() needs a preceding forward(x, keep=True)")
         delta = dlogits
         for layer in reversed(range(self.n_layers)):
-            a_prev = self._activations[layer]
+            a_prev = self.activations[layer]
             np.matmul(a_prev.T, delta, out=self.grad_weights[layer])
             np.sum(delta, axis=0, out=self.grad_biases[layer])
             if layer > 0:
                 delta = delta @ self.weights[layer].T
                 delta *= a_prev > 0
-        self._activations = None
+        self.activations = None
         return self.grads
 
     def loss_and_grads(self, x, labels):

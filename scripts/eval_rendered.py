@@ -158,11 +158,8 @@ def mnist_test_flags(classifier, x_test, y_test):
 
 def network_scores(classifier, x):
     """Per input: calibrated confidence, energy T logsumexp(z / T), max logit, penultimate norm."""
-    mlp = classifier.mlp
-    hidden = np.asarray(x, dtype=np.float32)
-    for w, b in zip(mlp.weights[:-1], mlp.biases[:-1]):
-        hidden = np.maximum(hidden @ w + b, 0.0)
-    logits = (hidden @ mlp.weights[-1] + mlp.biases[-1]).astype(np.float64)
+    logits = classifier.mlp.forward(x, keep=True).astype(np.float64)
+    hidden = classifier.mlp.activations[-1]  # the last hidden layer's ReLU outputs
     scaled = logits / classifier.temperature
     top = scaled.max(axis=1)
     lse = top + np.log(np.exp(scaled - top[:, None]).sum(axis=1))
