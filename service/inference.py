@@ -58,7 +58,7 @@ class Classifier:
         }
 
 
-def as_inputs(values, shapes=((INPUTS,), (28, 28))):
+def prepared_inputs(values, shapes=((INPUTS,), (28, 28))):
     """float32 (N, 784) from numbers a client prepared itself; ValueError says what is wrong.
 
     `values` is a (nested) list of numbers in [0, 1] laid out as one of `shapes`; each

@@ -19,7 +19,7 @@ from flask import Blueprint, current_app, jsonify, request
 from PIL import Image
 
 from .errors import ApiError, from_preprocess
-from .inference import as_inputs
+from .inference import prepared_inputs
 from .metrics import count_predictions
 from .preprocess import PreprocessError, preprocess
 
@@ -133,6 +133,6 @@ def _base64_image(value, where):
 
 def _prepared(value, where):
     try:
-        return as_inputs(value)
+        return prepared_inputs(value)
     except ValueError as exc:
         raise ApiError(400, "bad_input", f"'{where}' {exc}") from None

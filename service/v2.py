@@ -13,7 +13,7 @@ from flask import Blueprint, current_app, jsonify, request
 from model.version import DISTRIBUTION, project_version
 
 from .errors import ApiError
-from .inference import CLASSES, INPUTS, as_inputs
+from .inference import CLASSES, INPUTS, prepared_inputs
 from .metrics import count_predictions
 
 bp = Blueprint("v2", __name__, url_prefix="/v2")
@@ -120,7 +120,7 @@ def _tensor(inputs):
     data = tensor.get("data")
     try:
         # The protocol allows the data flat (row-major) or nested like the shape.
-        flat = as_inputs(data, shapes=[tuple(shape), (math.prod(shape),)])
+        flat = prepared_inputs(data, shapes=[tuple(shape), (math.prod(shape),)])
     except ValueError as exc:
         raise ApiError(400, "bad_request", f"input data {exc}") from None
     return flat
