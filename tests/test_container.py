@@ -11,7 +11,6 @@ Outside CI the test is skipped when podman cannot be set up; under CI=true it fa
 """
 
 import hashlib
-import io
 import json
 import os
 import shutil
@@ -25,9 +24,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from tests.conftest import REPO, skip_or_fail
 from tests.live_server import free_port
+from tests.service_fixtures import encode
 
 pytestmark = pytest.mark.container
 
@@ -216,11 +217,7 @@ def mnist_samples(mnist):
 
 
 def _png(pixels):
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.fromarray(np.asarray(pixels, dtype=np.uint8)).save(buffer, format="PNG")
-    return buffer.getvalue()
+    return encode(Image.fromarray(np.asarray(pixels, dtype=np.uint8)))
 
 
 def _multipart(field, filename, payload, content_type="image/png"):

@@ -15,7 +15,6 @@ tests fail instead, so a broken setup can never pass by skipping.
 """
 
 import base64
-import io
 import json
 import os
 import re
@@ -31,6 +30,7 @@ from PIL import Image
 
 from tests import live_server
 from tests.conftest import REPO, skip_or_fail
+from tests.service_fixtures import encode
 
 pytestmark = pytest.mark.browser
 
@@ -156,9 +156,7 @@ def png_bytes(array, scale=1):
     image = Image.fromarray(np.asarray(array, dtype=np.uint8))
     if scale != 1:
         image = image.resize((image.width * scale, image.height * scale), Image.Resampling.BILINEAR)
-    buffer = io.BytesIO()
-    image.save(buffer, "PNG")
-    return buffer.getvalue()
+    return encode(image)
 
 
 # ---- the server, the browser and the pages -------------------------------------------
