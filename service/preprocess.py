@@ -39,8 +39,9 @@ SHADING_MIN_SIDE = 100  # smaller images are not photos; their background is tak
 FLAT_BORDER = 0.05  # border levels spread less than this: no shading to remove
 SHADING_GRID = 32  # cells per side for the shading estimate
 SHADING_WINDOW = 7  # cells; wider than any stroke, narrower than the light falloff
+SHADING_OFFSET = 32  # levels kept below the paper estimate after shading removal
 BBOX_LEVEL = 0.1  # ink level that counts for the bounding box after the contrast stretch
-LEVELS = np.arange(256, dtype=np.int64)
+LEVELS = np.arange(256, dtype=np.float64)  # the 8-bit gray levels, also used as pixel indices
 
 
 class PreprocessError(ValueError):
@@ -91,7 +92,7 @@ def decode(image_bytes, max_pixels=MAX_PIXELS):
     image.draft("RGB", (WORK_SIDE, WORK_SIDE))
     try:
         image.load()
-        image = ImageOps.exif_transpose(image)
+        ImageOps.exif_transpose(image, in_place=True)  # a copy otherwise, even when upright
     except Image.DecompressionBombError:
         raise ImageTooLarge("image has too many pixels (decompression bomb refused)") from None
     except Exception as exc:  # truncated data, corrupt chunks, broken EXIF ...
@@ -102,50 +103,71 @@ def decode(image_bytes, max_pixels=MAX_PIXELS):
 
 
 def to_gray(image):
-    """float32 (H, W) in [0, 1] (0 = black), transparency composited over white."""
+    """uint8 (H, W) gray levels (0 = black), transparency composited over white."""
     if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
         # 16-bit and float grayscale: Pillow's convert("L") would clip instead of scaling.
-        gray = np.asarray(image, dtype=np.float32)
-        return gray / (65535.0 if gray.max() > 255 else 255.0)
+        deep = np.asarray(image, dtype=np.float32)
+        if deep.max() > 255:
+            deep *= 255.0 / 65535.0
+        return np.rint(deep).clip(0, 255).astype(np.uint8)
     if image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info:
-        # Over white: gray = a * l + (1 - a) = 1 - a * (1 - l), with l and a in [0, 1].
-        lum, alpha = np.moveaxis(np.asarray(image.convert("LA"), dtype=np.float32) / 255.0, -1, 0)
-        return 1.0 - alpha * (1.0 - lum)
-    return np.asarray(image.convert("L"), dtype=np.float32) / 255.0
+        if image.mode not in ("RGBA", "LA"):
+            image = image.convert("LA")
+        # Over white: gray = a * l + (1 - a) * 255, Pillow blending with the alpha as mask.
+        paper = Image.new("L", image.size, 255)
+        paper.paste(image.convert("L"), mask=image.getchannel("A"))
+        image = paper
+    return np.asarray(image.convert("L"))
 
 
 def to_mnist_frame(gray):
-    """float32 (28, 28) white-on-black digit from a float grayscale image in [0, 1]."""
-    ink = _ink(gray)
-    rows = np.flatnonzero(ink.max(axis=1) > BBOX_LEVEL)
-    cols = np.flatnonzero(ink.max(axis=0) > BBOX_LEVEL)
-    ink = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-    return _centre(_fit(ink))
+    """float32 (28, 28) white-on-black digit in [0, 1] from uint8 (H, W) gray levels."""
+    levels, border = _light_on_dark(gray)
+    floor, peak = _ink_range(levels, border)
+    # Crop to the pixels with at least BBOX_LEVEL of full ink, then stretch the levels:
+    # ink = (level - floor) / (peak - floor), clipped to [0, 1], as uint8 through a
+    # table of the 256 levels (interp clips at both ends; + 0.5 rounds when truncated).
+    strong = levels > int(floor + BBOX_LEVEL * (peak - floor))
+    rows = np.flatnonzero(strong.any(axis=1))
+    cols = np.flatnonzero(strong.any(axis=0))
+    crop = levels[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    stretch = np.interp(LEVELS, (floor, peak), (0.5, 255.5)).astype(np.uint8)
+    return _centre(_fit(np.take(stretch, crop)))
 
 
-def _ink(gray):
-    """Ink intensity in [0, 1]: background and its noise at 0, stroke cores at 1."""
+def _light_on_dark(gray):
+    """(levels, sorted border levels): the digit lighter than its background, paper shading removed."""
     border = _border(gray)
-    if _quantile(border, 0.5) > 0.5:  # light paper or canvas: dark ink
-        gray = 1.0 - gray
-        border = 1.0 - border[::-1]
+    if _quantile(border, 0.5) > 127:  # light paper or canvas: dark ink
+        gray = 255 - gray
+        border = 255 - border[::-1]
     if _uneven(gray, border):
-        gray = gray - _shading(gray, border)
+        gray = _unshaded(gray, border)
         border = _border(gray)
-    # Background level plus a robust noise margin (median absolute deviation): a digit
-    # touching the border cannot shift it, yet JPEG ringing and grain fall below it.
+    return gray, border
+
+
+def _ink_range(levels, border):
+    """(floor, peak): the levels taken as no ink and as full ink.
+
+    The floor is the background level plus a robust noise margin (median absolute
+    deviation): a digit touching the border cannot shift it, yet JPEG ringing and grain
+    fall below it. Above the floor lie faint stroke edges and stroke cores; Otsu splits
+    the two and the cores' level becomes full ink, as MNIST strokes saturate.
+    """
     background = _quantile(border, 0.5)
     floor = background + 3.0 * 1.4826 * _quantile(np.sort(np.abs(border - background)), 0.5)
-    # Above the floor lie faint stroke edges and stroke cores; Otsu splits the two and
-    # the cores' level becomes 1, as MNIST strokes saturate.
-    above = gray[gray > floor]
-    strong = np.sort(above[above >= _otsu(above)]) if above.size else above
-    peak = _quantile(strong, 0.9) if strong.size >= MIN_INK_PIXELS else floor
-    if peak - floor < MIN_CONTRAST:
+    first = min(int(floor) + 1, 255)  # the lowest level above the floor (a floor past 255 fails below)
+    above = np.bincount(levels.ravel(), minlength=256)[first:]  # pixel count per level
+    cores = above[_otsu_start(above) :]
+    total = int(cores.sum())
+    peak = floor
+    if total >= MIN_INK_PIXELS:  # the 0.9 quantile of the cores' levels, from their cumulative counts
+        rank = round(0.9 * (total - 1))
+        peak = 256 - len(cores) + int(np.searchsorted(np.cumsum(cores), rank, "right"))
+    if peak - floor < MIN_CONTRAST * 255:
         raise NoDigitFound("no digit found: the image has no ink that stands out from the background")
-    ink = gray - floor  # a new array either way: the caller's image is never modified
-    ink *= 1.0 / (peak - floor)
-    return np.clip(ink, 0.0, 1.0, out=ink)
+    return floor, peak
 
 
 def _border(gray):
@@ -165,62 +187,61 @@ def _uneven(gray, border):
     (canvas, screenshot, scan) means an even page.
     """
     spread = _quantile(border, 0.9) - _quantile(border, 0.1)
-    return max(gray.shape) >= SHADING_MIN_SIDE and spread >= FLAT_BORDER
+    return max(gray.shape) >= SHADING_MIN_SIDE and spread >= FLAT_BORDER * 255
 
 
-def _shading(gray, border):
-    """Slowly varying background (light falloff on a photographed page), to subtract.
+def _unshaded(gray, border):
+    """The levels minus the paper's slowly varying level (light falloff on a photographed page).
 
     A morphological opening over coarse cells removes the strokes, which are narrower
     than the window, and leaves the paper's own level. Smooth falloff inside the page
     stays within the levels seen along its border, so capping the estimate there keeps
-    a bold digit that fills the window from being hollowed out.
+    a bold digit that fills the window from being hollowed out. The result is offset by
+    SHADING_OFFSET so paper a little darker than the estimate keeps its noise instead of
+    piling up at 0, which would hide it from the noise margin in `_ink_range`.
     """
     height, width = gray.shape
     cells = Image.fromarray(gray).resize((SHADING_GRID, SHADING_GRID), Image.Resampling.BOX)
     opened = cells.filter(ImageFilter.MinFilter(SHADING_WINDOW)).filter(ImageFilter.MaxFilter(SHADING_WINDOW))
-    background = np.asarray(opened.resize((width, height), Image.Resampling.BILINEAR))
-    return np.minimum(background, _quantile(border, 0.75))
+    paper = np.asarray(opened.resize((width, height), Image.Resampling.BILINEAR))
+    paper = np.minimum(paper, _quantile(border, 0.75)).astype(np.int16)
+    return np.clip(gray - paper + SHADING_OFFSET, 0, 255).astype(np.uint8)
 
 
-def _otsu(gray):
-    """The gray level that best splits the values into two classes (Otsu, 256 bins).
+def _otsu_start(counts):
+    """Where the upper of Otsu's two classes starts in a histogram (pixel count per level).
 
-    For a split after level k with class counts w0, w1 and level sums m0, m1, the
-    between-class variance w0 w1 (m0/w0 - m1/w1)^2 equals (m0 w1 - m1 w0)^2 / (w0 w1),
-    which needs no division by an empty class.
+    Splitting after bin k leaves w0 pixels with level sum m0 below, out of n pixels with
+    sum m. The between-class variance w0 w1 (m0/w0 - m1/w1)^2, with w1 = n - w0 and
+    m1 = m - m0, simplifies to (n m0 - m w0)^2 / (w0 (n - w0)); its numerator is 0
+    wherever a class is empty, so a denominator of 1 there changes nothing. A
+    histogram with a single level is all upper class.
     """
-    hist = np.bincount((gray * 255).astype(np.uint8).ravel(), minlength=256)
-    w0 = np.cumsum(hist)
-    m0 = np.cumsum(hist * LEVELS)
-    w1 = w0[-1] - w0
-    m1 = m0[-1] - m0
-    spread = (m0 * w1 - m1 * w0).astype(np.float64) ** 2
-    both = (w0 * w1).astype(np.float64)
-    if not both.any():  # a single gray level: nothing to split
-        return 0.5
-    return float(np.argmax(np.divide(spread, both, out=np.zeros(256), where=both > 0))) / 255.0
+    w0 = np.cumsum(counts, dtype=np.float64)
+    m0 = np.cumsum(counts * LEVELS[: len(counts)])
+    d = w0[-1] * m0 - m0[-1] * w0
+    between = d * d / np.maximum(w0 * (w0[-1] - w0), 1.0)
+    return int(between.argmax()) + 1 if between.any() else 0
 
 
 def _fit(ink):
-    """Scale so the longer side is FIT pixels, keeping the aspect ratio, anti-aliased."""
+    """uint8 ink scaled so its longer side is FIT pixels, keeping the aspect ratio, anti-aliased."""
     height, width = ink.shape
     scale = FIT / max(height, width)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    fitted = Image.fromarray(np.ascontiguousarray(ink, dtype=np.float32)).resize(
-        size, Image.Resampling.LANCZOS
-    )
-    return np.clip(np.asarray(fitted), 0.0, 1.0)
+    return np.asarray(Image.fromarray(ink).resize(size, Image.Resampling.LANCZOS))
 
 
 def _centre(digit):
-    """Paste into SIDE x SIDE so the centre of mass is at CENTRE, never past the frame."""
+    """float32 (SIDE, SIDE) in [0, 1]: uint8 `digit` placed so its centre of mass is at CENTRE,
+    never past the frame."""
     height, width = digit.shape
-    mass = digit.sum()
-    com_y = (digit.sum(axis=1) @ np.arange(height)) / mass
-    com_x = (digit.sum(axis=0) @ np.arange(width)) / mass
-    top = min(max(round(CENTRE - com_y), 0), SIDE - height)
-    left = min(max(round(CENTRE - com_x), 0), SIDE - width)
+    row_mass = digit.sum(axis=1, dtype=np.float64)
+    col_mass = digit.sum(axis=0, dtype=np.float64)
+    mass = row_mass.sum()
+    top = min(max(round(CENTRE - row_mass @ LEVELS[:height] / mass), 0), SIDE - height)
+    left = min(max(round(CENTRE - col_mass @ LEVELS[:width] / mass), 0), SIDE - width)
     frame = np.zeros((SIDE, SIDE), dtype=np.float32)
     frame[top : top + height, left : left + width] = digit
+    frame *= np.float32(1 / 255)
     return frame
