@@ -45,17 +45,15 @@ class Classifier:
 
     def predict(self, batch):
         """One answer per input row: digit, confidence, probabilities, uncertain."""
-        return [self._answer(row) for row in self.probabilities(batch)]
-
-    def _answer(self, probs):
-        digit = int(probs.argmax())
-        confidence = float(probs[digit])
-        return {
-            "digit": digit,
-            "confidence": round(confidence, 6),
-            "probabilities": [round(float(p), 6) for p in probs],
-            "uncertain": confidence < self.uncertain_threshold,
-        }
+        probs = self.probabilities(batch)
+        digits = probs.argmax(axis=1)
+        confidences = probs[np.arange(len(probs)), digits]
+        uncertain = confidences < self.uncertain_threshold
+        shown = np.round(probs, 6)  # a millionth is finer than any decision made on it
+        return [
+            {"digit": d, "confidence": p[d], "probabilities": p, "uncertain": u}
+            for d, p, u in zip(digits.tolist(), shown.tolist(), uncertain.tolist())
+        ]
 
 
 def prepared_inputs(values, shapes=((INPUTS,), (28, 28))):
