@@ -3,8 +3,8 @@
     python -m scripts.bench_service [--seconds 3] [--workers 2]
 
 Starts `python -m service` on 127.0.0.1, times start to ready, drives POST /predict with
-two real PNGs of an MNIST test digit (28x28 black on white, and drawn on a 112x112 RGBA
-canvas as the drawing page sends it) and GET /healthz at concurrency 1, 4 and 16,
+two real PNGs of an MNIST test digit (28x28 black on white, and the PNG the drawing page
+sent in Chromium for that digit drawn with the mouse) and GET /healthz at concurrency 1, 4 and 16,
 then prints req/s, p50/p99 latency, the predict/healthz ratio, RSS per worker and
 in-process timings, each with PASS/MISS against the targets of issue 4.
 """
@@ -30,23 +30,22 @@ from model import DEFAULT_WEIGHTS, load_weights
 from service.preprocess import preprocess
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGE_SIDE = 112  # EXPORT_SIDE in service/static/app.js
+# Captured from the page by tests/test_page_browser.py, which checks it is still what the page sends.
+PAGE_SAMPLE = ROOT / "scripts" / "samples" / "page-digit.png"
 
 LEVELS = (1, 4, 16)
 TARGETS = {"ratio": 0.6, "p99_ms_c16": 50.0, "rss_mb": 80.0, "ready_s": 1.5, "pre_fwd_ms": 2.0}
 
 
 def sample_pngs(data_dir):
-    """{name: PNG bytes} of one MNIST test digit as users send it, and its label.
+    """{name: PNG bytes} of MNIST test digit 0 as users send it, and its label.
 
     "mnist28": the 28x28 digit drawn black on white (a scan or screenshot of MNIST size);
-    "page112": the digit drawn at 80 px on a 112x112 RGBA canvas, as the drawing page sends it.
+    "page": the digit drawn with the mouse on the drawing page, the PNG Chromium sent.
     """
     _, _, x_test, y_test = load_mnist(data_dir)
     digit = Image.fromarray(255 - x_test[0].reshape(28, 28))
-    canvas = Image.new("L", (PAGE_SIDE, PAGE_SIDE), 255)
-    canvas.paste(digit.resize((80, 80), Image.Resampling.BILINEAR), (16, 12))
-    return {"mnist28": _png(digit), "page112": _png(canvas.convert("RGBA"))}, int(y_test[0])
+    return {"mnist28": _png(digit), "page": PAGE_SAMPLE.read_bytes()}, int(y_test[0])
 
 
 def _png(image):

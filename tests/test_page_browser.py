@@ -7,7 +7,8 @@ to /predict must name >= 90 % of them correctly. Clear, Undo, keyboard shortcuts
 upload and drop, the error states (413, 422, service down, slow network) and the
 "not sure" state are checked too, and a screenshot of each state is saved under
 $ARTIFACTS_DIR/browser (default: artifacts/browser in the repository, which git ignores).
-UPDATE_SCREENSHOT=1 also copies the desktop screenshot to docs/screenshot.png for the README.
+UPDATE_SCREENSHOT=1 also copies the desktop screenshot to docs/screenshot.png for the README,
+and UPDATE_BENCH_SAMPLE=1 rewrites the page PNG that scripts/bench_service.py sends.
 
 Playwright's own browser download is not reachable here, so the system chromium is used.
 Outside CI the module is skipped when chromium or Playwright is missing; under CI=true the
@@ -15,6 +16,7 @@ tests fail instead, so a broken setup can never pass by skipping.
 """
 
 import base64
+import io
 import json
 import os
 import re
@@ -28,6 +30,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from service.preprocess import preprocess
 from tests import live_server
 from tests.conftest import REPO, skip_or_fail
 from tests.service_fixtures import encode
@@ -52,6 +55,7 @@ MIN_ACCURACY = 0.90
 TOUCH_DIGITS = 6
 SAMPLE_SEED = 5  # which test digits: a fixed random sample, the same on every run
 SCREENSHOT_DIGIT = 0  # MNIST test image 0, a clean 7, for docs/screenshot.png
+BENCH_SAMPLE = REPO / "scripts" / "samples" / "page-digit.png"  # the page's PNG in bench_service
 READY_TIMEOUT = 60.0
 # Smaller limits than the defaults, so "too large" is quick to provoke for real.
 MAX_CONTENT_LENGTH = 2_000_000
@@ -378,6 +382,27 @@ def test_mnist_digits_drawn_with_the_mouse_are_recognised(desktop, sample, mnist
     path = desktop.shot(artifacts, "desktop-digit")
     if os.environ.get("UPDATE_SCREENSHOT") == "1":
         shutil.copyfile(path, REPO / "docs" / "screenshot.png")
+
+
+def test_the_benchmark_sends_what_the_page_sends(fresh, mnist):
+    """bench_service drives /predict with a PNG this page sent: same format, mode, size and content."""
+    bodies = []
+
+    def keep_body(route):
+        bodies.append(route.request.post_data_buffer)
+        route.continue_()
+
+    fresh.page.route("**/predict*", keep_body)
+    _, _, x_test, y_test = mnist
+    assert fresh.draw(digit_strokes(x_test[SCREENSHOT_DIGIT])) == str(y_test[SCREENSHOT_DIGIT])
+    sent = bodies[-1]  # the request made when the last stroke ended
+    if os.environ.get("UPDATE_BENCH_SAMPLE") == "1":
+        BENCH_SAMPLE.parent.mkdir(exist_ok=True)
+        BENCH_SAMPLE.write_bytes(sent)
+    kept = BENCH_SAMPLE.read_bytes()
+    with Image.open(io.BytesIO(sent)) as now, Image.open(io.BytesIO(kept)) as then:
+        assert (now.format, now.mode, now.size) == (then.format, then.mode, then.size)
+    assert np.abs(preprocess(sent) - preprocess(kept)).mean() < 0.01
 
 
 def test_touch_drawing_on_a_phone(browser, server, sample, artifacts):

@@ -10,9 +10,11 @@
   "use strict";
 
   const LINE_WIDTH = 1 / 16; // of the canvas side: MNIST strokes are about 1/8 of the digit's height
-  // px of the PNG sent to the service: 4x the 28 px the network sees is detail enough for its
-  // 20 px digit box, and a sixth of the bytes (and decoding time) of a 280 px canvas
-  const EXPORT_SIDE = 112;
+  // px of the PNG sent to the service: twice the 28 px the network sees, so the digit's box
+  // (about 40 px) is still anti-aliased down to its 20 px. 600 MNIST test digits redrawn as
+  // strokes scored 95.5 % at 56 px, 95.7 % at 112 and 95.8 % at 280, and a 56 px PNG
+  // decodes in half the time of a 112 px one.
+  const EXPORT_SIDE = 56;
   const MIN_INTERVAL_MS = 150; // between two live requests while drawing
   const TIMEOUT_MS = 10000;
   const PREDICT_URL = "predict?preview=1"; // relative: works behind a path prefix too
