@@ -44,16 +44,22 @@ class Classifier:
         )
 
     def predict(self, batch):
-        """One answer per input row: digit, confidence, probabilities, uncertain."""
-        probs = self.probabilities(batch)
-        digits = probs.argmax(axis=1)
-        confidences = probs[np.arange(len(probs)), digits]
-        uncertain = confidences < self.uncertain_threshold
-        shown = np.round(probs, 6)  # a millionth is finer than any decision made on it
-        return [
-            {"digit": d, "confidence": p[d], "probabilities": p, "uncertain": u}
-            for d, p, u in zip(digits.tolist(), shown.tolist(), uncertain.tolist())
-        ]
+        """One answer per input row: digit, confidence, probabilities, uncertain.
+
+        Ten numbers per row are read in plain Python: cheaper than as many NumPy calls.
+        """
+        answers = []
+        for probs in self.probabilities(batch).tolist():
+            confidence = max(probs)
+            answers.append(
+                {
+                    "digit": probs.index(confidence),
+                    "confidence": round(confidence, 6),
+                    "probabilities": [round(p, 6) for p in probs],
+                    "uncertain": confidence < self.uncertain_threshold,
+                }
+            )
+        return answers
 
 
 def prepared_inputs(values, shapes=((INPUTS,), (28, 28))):
