@@ -117,7 +117,7 @@ def to_gray(image):
         paper = Image.new("L", image.size, 255)
         paper.paste(image.convert("L"), mask=image.getchannel("A"))
         image = paper
-    return np.asarray(image.convert("L"))
+    return np.asarray(image if image.mode == "L" else image.convert("L"))
 
 
 def to_mnist_frame(gray):
@@ -128,11 +128,11 @@ def to_mnist_frame(gray):
     # ink = (level - floor) / (peak - floor), clipped to [0, 1], as uint8 through a
     # table of the 256 levels (interp clips at both ends; + 0.5 rounds when truncated).
     strong = levels > int(floor + BBOX_LEVEL * (peak - floor))
-    rows = np.flatnonzero(strong.any(axis=1))
-    cols = np.flatnonzero(strong.any(axis=0))
+    rows = strong.any(axis=1).nonzero()[0]
+    cols = strong.any(axis=0).nonzero()[0]
     crop = levels[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
     stretch = np.interp(LEVELS, (floor, peak), (0.5, 255.5)).astype(np.uint8)
-    return _centre(_fit(np.take(stretch, crop)))
+    return _centre(_fit(stretch.take(crop)))
 
 
 def _light_on_dark(gray):
@@ -156,7 +156,9 @@ def _ink_range(levels, border):
     the two and the cores' level becomes full ink, as MNIST strokes saturate.
     """
     background = _quantile(border, 0.5)
-    floor = background + 3.0 * 1.4826 * _quantile(np.sort(np.abs(border - background)), 0.5)
+    deviations = np.abs(border - background)
+    deviations.sort()
+    floor = background + 3.0 * 1.4826 * _quantile(deviations, 0.5)
     first = min(int(floor) + 1, 255)  # the lowest level above the floor (a floor past 255 fails below)
     above = np.bincount(levels.ravel(), minlength=256)[first:]  # pixel count per level
     cores = above[_otsu_start(above) :]
@@ -164,7 +166,7 @@ def _ink_range(levels, border):
     peak = floor
     if total >= MIN_INK_PIXELS:  # the 0.9 quantile of the cores' levels, from their cumulative counts
         rank = round(0.9 * (total - 1))
-        peak = 256 - len(cores) + int(np.searchsorted(np.cumsum(cores), rank, "right"))
+        peak = 256 - len(cores) + int(cores.cumsum().searchsorted(rank, "right"))
     if peak - floor < MIN_CONTRAST * 255:
         raise NoDigitFound("no digit found: the image has no ink that stands out from the background")
     return floor, peak
@@ -172,7 +174,9 @@ def _ink_range(levels, border):
 
 def _border(gray):
     """The outermost pixels, sorted."""
-    return np.sort(np.concatenate([gray[0], gray[-1], gray[1:-1, 0], gray[1:-1, -1]]))
+    border = np.concatenate([gray[0], gray[-1], gray[1:-1, 0], gray[1:-1, -1]])
+    border.sort()
+    return border
 
 
 def _quantile(ascending, q):
@@ -217,11 +221,12 @@ def _otsu_start(counts):
     wherever a class is empty, so a denominator of 1 there changes nothing. A
     histogram with a single level is all upper class.
     """
-    w0 = np.cumsum(counts, dtype=np.float64)
-    m0 = np.cumsum(counts * LEVELS[: len(counts)])
+    w0 = counts.cumsum(dtype=np.float64)
+    m0 = (counts * LEVELS[: len(counts)]).cumsum()
     d = w0[-1] * m0 - m0[-1] * w0
     between = d * d / np.maximum(w0 * (w0[-1] - w0), 1.0)
-    return int(between.argmax()) + 1 if between.any() else 0
+    best = int(between.argmax())
+    return best + 1 if between[best] > 0 else 0
 
 
 def _fit(ink):
@@ -229,7 +234,9 @@ def _fit(ink):
     height, width = ink.shape
     scale = FIT / max(height, width)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return np.asarray(Image.fromarray(ink).resize(size, Image.Resampling.LANCZOS))
+    # frombuffer: fromarray's generic checks cost more than this small resize.
+    image = Image.frombuffer("L", (width, height), ink, "raw", "L", 0, 1)
+    return np.asarray(image.resize(size, Image.Resampling.LANCZOS))
 
 
 def _centre(digit):
