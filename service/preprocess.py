@@ -74,15 +74,9 @@ def decode(image_bytes, max_pixels=MAX_PIXELS):
     if not image_bytes:
         raise BadImage("empty image")
     try:
-        image = Image.open(io.BytesIO(image_bytes))
-    except Image.DecompressionBombError:
-        raise ImageTooLarge("image has too many pixels (decompression bomb refused)") from None
+        image = _open(image_bytes, FORMATS)  # only the accepted formats' parsers read the bytes
     except UnidentifiedImageError:
-        raise BadImage("cannot decode image: not a recognised image format") from None
-    except Exception as exc:  # Pillow raises many types on hostile headers; all mean "undecodable"
-        raise BadImage(f"cannot decode image ({type(exc).__name__})") from None
-    if image.format not in FORMATS:
-        raise UnsupportedImage(f"unsupported image format {image.format}; send PNG, JPEG, GIF, BMP or WebP")
+        raise _not_accepted(image_bytes) from None
     width, height = image.size
     if width * height > max_pixels:
         raise ImageTooLarge(f"image is {width}x{height} pixels; the limit is {max_pixels} pixels")
@@ -100,6 +94,27 @@ def decode(image_bytes, max_pixels=MAX_PIXELS):
     if max(image.size) > WORK_SIDE:
         image.thumbnail((WORK_SIDE, WORK_SIDE), Image.Resampling.BOX)
     return image
+
+
+def _open(image_bytes, formats):
+    """Image.open on bytes; Pillow's many errors on hostile headers become ours."""
+    try:
+        return Image.open(io.BytesIO(image_bytes), formats=formats)
+    except UnidentifiedImageError:
+        raise
+    except Image.DecompressionBombError:
+        raise ImageTooLarge("image has too many pixels (decompression bomb refused)") from None
+    except Exception as exc:
+        raise BadImage(f"cannot decode image ({type(exc).__name__})") from None
+
+
+def _not_accepted(image_bytes):
+    """UnsupportedImage (HTTP 415) for a format Pillow knows but we do not accept, else BadImage."""
+    try:
+        known = _open(image_bytes, None).format
+    except UnidentifiedImageError:
+        return BadImage("cannot decode image: not a recognised image format")
+    return UnsupportedImage(f"unsupported image format {known}; send PNG, JPEG, GIF, BMP or WebP")
 
 
 def to_gray(image):
