@@ -31,6 +31,9 @@ LATENCY = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0),
 )
 PREDICTIONS = Counter("mnist_predictions", "Digits predicted", ["digit"])
+# One child per digit, made once: each digit's series exists from the start (at 0), and
+# a request only increments, without labels()'s lookup.
+DIGIT_COUNTERS = [PREDICTIONS.labels(digit=str(digit)) for digit in range(10)]
 # Info metrics do not work in multiprocess mode: a constant-1 gauge carries the labels instead.
 MODEL_INFO = Gauge("mnist_model_info", "The loaded model", ["model_id", "sha256"], multiprocess_mode="max")
 
@@ -44,7 +47,7 @@ def init_app(app, classifier):
 
 def count_predictions(answers):
     for answer in answers:
-        PREDICTIONS.labels(digit=str(answer["digit"])).inc()
+        DIGIT_COUNTERS[answer["digit"]].inc()
 
 
 @bp.get("/metrics")

@@ -40,9 +40,14 @@ def test_predict_health_and_metrics_over_http(server):
     assert status == 400 and json.loads(body)["error"]["code"] == "bad_image"
     metrics = call(base + "/metrics")[1].decode()
     # The count covers every worker, whichever one answers the scrape.
-    wanted = 'mnist_http_requests_total{method="POST",route="/predict",status="200"}'
-    line = next(row for row in metrics.splitlines() if row.startswith(wanted))
-    assert float(line.split()[-1]) == 8
+    counted = {
+        'mnist_http_requests_total{method="POST",route="/predict",status="200"}': 8,
+        'mnist_predictions_total{digit="1"}': 8,  # its counter is made before the workers fork
+        'mnist_predictions_total{digit="7"}': 0,
+    }
+    for series, count in counted.items():
+        line = next(row for row in metrics.splitlines() if row.startswith(series))
+        assert float(line.split()[-1]) == count, line
     assert "mnist_model_info{" in metrics
 
 
