@@ -167,8 +167,9 @@ def _ink_range(levels, border):
 
     The floor is the background level plus a robust noise margin (median absolute
     deviation): a digit touching the border cannot shift it, yet JPEG ringing and grain
-    fall below it. Above the floor lie faint stroke edges and stroke cores; Otsu splits
-    the two and the cores' level becomes full ink, as MNIST strokes saturate.
+    fall below it. Above the floor lie faint stroke edges and stroke cores; the cores are
+    the upper half of the range up to the brightest 1 % of ink (specks cannot stretch
+    it), and their 0.9 quantile becomes full ink, as MNIST strokes saturate.
     """
     background = _quantile(border, 0.5)
     deviations = np.abs(border - background)
@@ -176,10 +177,12 @@ def _ink_range(levels, border):
     floor = background + 3.0 * 1.4826 * _quantile(deviations, 0.5)
     first = min(int(floor) + 1, 255)  # the lowest level above the floor (a floor past 255 fails below)
     above = np.bincount(levels.ravel(), minlength=256)[first:]  # pixel count per level
-    cores = above[_otsu_start(above) :]
+    cumulative = above.cumsum()
+    bright = cumulative.searchsorted(0.99 * cumulative[-1])  # where the brightest 1 % of ink starts
+    cores = above[(bright + 1) // 2 :]
     total = int(cores.sum())
     peak = floor
-    if total >= MIN_INK_PIXELS:  # the 0.9 quantile of the cores' levels, from their cumulative counts
+    if total >= MIN_INK_PIXELS:  # the cores' 0.9 quantile, read off their cumulative counts
         rank = round(0.9 * (total - 1))
         peak = 256 - len(cores) + int(cores.cumsum().searchsorted(rank, "right"))
     if peak - floor < MIN_CONTRAST * 255:
@@ -225,23 +228,6 @@ def _unshaded(gray, border):
     paper = np.asarray(opened.resize((width, height), Image.Resampling.BILINEAR))
     paper = np.minimum(paper, _quantile(border, 0.75)).astype(np.int16)
     return np.clip(gray - paper + SHADING_OFFSET, 0, 255).astype(np.uint8)
-
-
-def _otsu_start(counts):
-    """Where the upper of Otsu's two classes starts in a histogram (pixel count per level).
-
-    Splitting after bin k leaves w0 pixels with level sum m0 below, out of n pixels with
-    sum m. The between-class variance w0 w1 (m0/w0 - m1/w1)^2, with w1 = n - w0 and
-    m1 = m - m0, simplifies to (n m0 - m w0)^2 / (w0 (n - w0)); its numerator is 0
-    wherever a class is empty, so a denominator of 1 there changes nothing. A
-    histogram with a single level is all upper class.
-    """
-    w0 = counts.cumsum(dtype=np.float64)
-    m0 = (counts * LEVELS[: len(counts)]).cumsum()
-    d = w0[-1] * m0 - m0[-1] * w0
-    between = d * d / np.maximum(w0 * (w0[-1] - w0), 1.0)
-    best = int(between.argmax())
-    return best + 1 if between[best] > 0 else 0
 
 
 def _fit(ink):
