@@ -246,10 +246,9 @@ def _centre(digit):
     height, width = digit.shape
     row_mass = digit.sum(axis=1, dtype=np.float64)
     col_mass = digit.sum(axis=0, dtype=np.float64)
-    mass = row_mass.sum()
-    top = min(max(round(CENTRE - row_mass @ LEVELS[:height] / mass), 0), SIDE - height)
-    left = min(max(round(CENTRE - col_mass @ LEVELS[:width] / mass), 0), SIDE - width)
+    mass = float(row_mass.sum())
+    top = min(max(round(CENTRE - float(row_mass @ LEVELS[:height]) / mass), 0), SIDE - height)
+    left = min(max(round(CENTRE - float(col_mass @ LEVELS[:width]) / mass), 0), SIDE - width)
     frame = np.zeros((SIDE, SIDE), dtype=np.float32)
-    frame[top : top + height, left : left + width] = digit
-    frame *= np.float32(1 / 255)
+    np.multiply(digit, np.float32(1 / 255), out=frame[top : top + height, left : left + width])
     return frame
