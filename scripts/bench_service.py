@@ -83,8 +83,28 @@ def start_server(port, workers, model_path):
     sys.exit("server not ready after 30 s")
 
 
+def measure(port, loads, concurrency, seconds, turns):
+    """{name: (requests per second, sorted latencies in ms, non-200 count)} for each load.
+
+    The loads take turns, `turns` slices of seconds / turns each, so a change in this
+    shared machine's speed during the run falls on every route alike.
+    """
+    runs = {name: [] for name in loads}
+    for _ in range(turns):
+        for name, load in loads.items():
+            runs[name].append(drive(port, *load, concurrency, seconds / turns))
+    return {
+        name: (
+            sum(len(lat) for lat, _, _ in slices) / sum(elapsed for _, elapsed, _ in slices),
+            np.sort(np.concatenate([lat for lat, _, _ in slices])),
+            sum(bad for _, _, bad in slices),
+        )
+        for name, slices in runs.items()
+    }
+
+
 def drive(port, method, path, body, headers, concurrency, seconds):
-    """(requests per second, sorted latencies in ms, non-200 count) for `concurrency` clients."""
+    """(latencies in ms, elapsed seconds, non-200 count) of `concurrency` clients for `seconds`."""
     deadline = time.perf_counter() + seconds
     latencies, failures = [], []
 
@@ -107,8 +127,7 @@ def drive(port, method, path, body, headers, concurrency, seconds):
         thread.start()
     for thread in threads:
         thread.join()
-    elapsed = time.perf_counter() - began
-    return len(latencies) / elapsed, np.sort(latencies), sum(failures)
+    return latencies, time.perf_counter() - began, sum(failures)
 
 
 def worker_rss_mb(pid):
@@ -158,6 +177,7 @@ def verdict(ok):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=3.0, help="load time per route and level")
+    parser.add_argument("--turns", type=int, default=6, help="slices per route and level, taken in turn")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--model-path", default=str(DEFAULT_WEIGHTS))
     parser.add_argument(
@@ -175,16 +195,16 @@ def main():
     loads["/healthz"] = ("GET", "/healthz", None, {})
     try:
         rows = {
-            (level, name): drive(port, *load, level, args.seconds)
+            (level, name): row
             for level in LEVELS
-            for name, load in loads.items()
+            for name, row in measure(port, loads, level, args.seconds, args.turns).items()
         }
         rss = worker_rss_mb(proc.pid)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=15)
 
-    print(f"gunicorn, {args.workers} workers, {args.seconds:g} s per route and level")
+    print(f"gunicorn, {args.workers} workers, {args.seconds:g} s per route and level in {args.turns} turns")
     print(f"PNG sizes: {', '.join(f'{name} {len(png)} bytes' for name, png in pngs.items())}")
     print(f"{'conc':>4} {'route':<20} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6}")
     for (level, name), (rps, lat, bad) in rows.items():
