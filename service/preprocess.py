@@ -8,7 +8,7 @@ scripts all call `preprocess`. Steps:
 
 1. decode with Pillow (PNG, JPEG, GIF first frame, BMP, WebP), bounded by a pixel count
    checked from the header before any pixel is decoded; apply the EXIF orientation;
-2. composite transparency over white, convert to grayscale in [0, 1];
+2. composite transparency over white, convert to 8-bit grayscale;
 3. make the digit light on dark: the background is the majority of the border pixels,
    so a light border means dark ink on paper and the image is inverted;
 4. subtract the background and stretch the contrast so paper shading and JPEG noise
@@ -33,10 +33,10 @@ MAX_PIXELS = 4096 * 4096
 # Larger images are reduced before analysis: a digit must cover a fair share of a photo
 # to be readable anyway, and the array work stays in milliseconds.
 WORK_SIDE = 1024
-MIN_CONTRAST = 0.15  # ink must stand this far (in [0, 1] gray levels) above the background
+MIN_CONTRAST = 0.15  # ink must stand this far above the background (a fraction of the 255 levels)
 MIN_INK_PIXELS = 4  # fewer strong-ink pixels than this is a speck, not a digit
 SHADING_MIN_SIDE = 100  # smaller images are not photos; their background is taken as flat
-FLAT_BORDER = 0.05  # border levels spread less than this: no shading to remove
+FLAT_BORDER = 0.05  # border levels spread less than this (of 255): no shading to remove
 SHADING_GRID = 32  # cells per side for the shading estimate
 SHADING_WINDOW = 7  # cells; wider than any stroke, narrower than the light falloff
 SHADING_OFFSET = 32  # levels kept below the paper estimate after shading removal
