@@ -10,10 +10,10 @@
   "use strict";
 
   const LINE_WIDTH = 1 / 16; // of the canvas side: MNIST strokes are about 1/8 of the digit's height
-  // px of the PNG sent to the service: twice the 28 px the network sees, so the digit's box
-  // (about 40 px) is still anti-aliased down to its 20 px. 600 MNIST test digits redrawn as
-  // strokes scored 95.5 % at 56 px, 95.7 % at 112 and 95.8 % at 280, and a 56 px PNG
-  // decodes in half the time of a 112 px one.
+  // px of the PNG sent to the service: twice the 28 px the network sees. 600 MNIST test digits
+  // redrawn as strokes in Chromium scored 95.5 % at 56 px, 95.7 % at 112 and 95.8 % at 280;
+  // drawn a third of the canvas high, 93 % at 56 px but 88 % at 28. A 56 px PNG decodes in
+  // half the time of a 112 px one.
   const EXPORT_SIDE = 56;
   const MIN_INTERVAL_MS = 150; // between two live requests while drawing
   const TIMEOUT_MS = 10000;
