@@ -83,24 +83,30 @@ def start_server(port, workers, model_path):
     sys.exit("server not ready after 30 s")
 
 
-def measure(port, loads, concurrency, seconds, turns):
-    """{name: (requests per second, sorted latencies in ms, non-200 count)} for each load.
+def measure(server_pid, port, loads, concurrency, seconds, turns):
+    """{name: (requests per second, sorted latencies in ms, non-200 count, worker CPU ms
+    per request)} for each load.
 
     The loads take turns, `turns` slices of seconds / turns each, so a change in this
     shared machine's speed during the run falls on every route alike.
     """
     runs = {name: [] for name in loads}
+    cpu = dict.fromkeys(loads, 0.0)
     for _ in range(turns):
         for name, load in loads.items():
+            before = workers_cpu_s(server_pid)
             runs[name].append(drive(port, *load, concurrency, seconds / turns))
-    return {
-        name: (
-            sum(len(lat) for lat, _, _ in slices) / sum(elapsed for _, elapsed, _ in slices),
+            cpu[name] += workers_cpu_s(server_pid) - before
+    rows = {}
+    for name, slices in runs.items():
+        count = sum(len(lat) for lat, _, _ in slices)
+        rows[name] = (
+            count / sum(elapsed for _, elapsed, _ in slices),
             np.sort(np.concatenate([lat for lat, _, _ in slices])),
             sum(bad for _, _, bad in slices),
+            cpu[name] * 1000 / count,
         )
-        for name, slices in runs.items()
-    }
+    return rows
 
 
 def drive(port, method, path, body, headers, concurrency, seconds):
@@ -130,9 +136,30 @@ def drive(port, method, path, body, headers, concurrency, seconds):
     return latencies, time.perf_counter() - began, sum(failures)
 
 
+def wait_for_workers(proc, count, timeout=30):
+    deadline = time.perf_counter() + timeout
+    while len(_workers(proc.pid)) < count:
+        if time.perf_counter() > deadline:
+            proc.kill()
+            sys.exit(f"only {len(_workers(proc.pid))} of {count} workers after {timeout} s")
+        time.sleep(0.01)
+
+
 def worker_rss_mb(pid):
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    return [_rss_kb(child) / 1024 for child in children]
+    return [_rss_kb(child) / 1024 for child in _workers(pid)]
+
+
+def workers_cpu_s(pid):
+    """CPU seconds the server's workers have run so far.
+
+    From the scheduler's own count (schedstat, in ns) rather than /proc/<pid>/stat's
+    utime and stime, which count whole clock ticks (10 ms) for sub-millisecond requests.
+    """
+    return sum(int(Path(f"/proc/{child}/schedstat").read_text().split()[0]) for child in _workers(pid)) / 1e9
+
+
+def _workers(pid):
+    return Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
 
 
 def _rss_kb(pid):
@@ -188,6 +215,7 @@ def main():
     pngs, label = sample_pngs(args.data_dir)
     port = free_port()
     proc, ready_s = start_server(port, args.workers, args.model_path)
+    wait_for_workers(proc, args.workers)  # ready means one worker answers; the CPU column needs all
     loads = {
         f"/predict {name}": ("POST", "/predict", png, {"Content-Type": "image/png"})
         for name, png in pngs.items()
@@ -197,7 +225,7 @@ def main():
         rows = {
             (level, name): row
             for level in LEVELS
-            for name, row in measure(port, loads, level, args.seconds, args.turns).items()
+            for name, row in measure(proc.pid, port, loads, level, args.seconds, args.turns).items()
         }
         rss = worker_rss_mb(proc.pid)
     finally:
@@ -206,10 +234,11 @@ def main():
 
     print(f"gunicorn, {args.workers} workers, {args.seconds:g} s per route and level in {args.turns} turns")
     print(f"PNG sizes: {', '.join(f'{name} {len(png)} bytes' for name, png in pngs.items())}")
-    print(f"{'conc':>4} {'route':<20} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6}")
-    for (level, name), (rps, lat, bad) in rows.items():
+    print("cpu ms: the workers' CPU time per request; the client runs on the same cores")
+    print(f"{'conc':>4} {'route':<20} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'cpu ms':>7} {'errors':>6}")
+    for (level, name), (rps, lat, bad, cpu_ms) in rows.items():
         p50, p99 = np.percentile(lat, [50, 99])
-        print(f"{level:>4} {name:<20} {rps:8.0f} {p50:7.2f} {p99:7.2f} {bad:>6}")
+        print(f"{level:>4} {name:<20} {rps:8.0f} {p50:7.2f} {p99:7.2f} {cpu_ms:7.3f} {bad:>6}")
     print()
     for level in LEVELS:
         for name in pngs:
