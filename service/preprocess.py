@@ -128,9 +128,10 @@ def to_gray(image):
     if image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info:
         if image.mode not in ("RGBA", "LA"):
             image = image.convert("LA")
+        # Over white: gray = a * l + (1 - a) * 255, Pillow blending with the alpha as mask.
+        # Only transparent pixels need it: an opaque image (a canvas export) is read as it is.
         alpha = image.getchannel("A")
-        if alpha.getextrema()[0] < 255:  # opaque images (canvas exports) need no blending
-            # Over white: gray = a * l + (1 - a) * 255, Pillow blending with the alpha as mask.
+        if alpha.getextrema()[0] < 255:
             paper = Image.new("L", image.size, 255)
             paper.paste(image.convert("L"), mask=alpha)
             image = paper
