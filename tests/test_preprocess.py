@@ -61,6 +61,11 @@ def test_transparency_is_composited_over_white():
     assert np.abs(frame(encode(rgba)) - frame(encode(drawn_digit()))).mean() < 0.02
 
 
+def test_opaque_rgba_reads_as_its_gray_levels():
+    opaque = drawn_digit().convert("RGBA")  # alpha 255 everywhere, as a canvas export
+    assert np.array_equal(frame(encode(opaque)), frame(encode(drawn_digit())))
+
+
 def test_exif_orientation_is_applied():
     upright = drawn_digit()
     stored = upright.transpose(Image.Transpose.ROTATE_90)  # as a sideways camera stores it
