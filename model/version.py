@@ -1,5 +1,6 @@
 """The project's version, for the weights' metadata and the service's /v2 metadata."""
 
+import functools
 import tomllib
 from importlib import metadata
 from pathlib import Path
@@ -8,6 +9,7 @@ DISTRIBUTION = "mnist-mlp-service"
 PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
 
 
+@functools.cache  # fixed for the process: /v2 metadata need not read pyproject.toml per request
 def project_version():
     """The installed distribution's version, else the checkout's pyproject.toml version."""
     try:
