@@ -57,12 +57,14 @@ RUN groupadd --system --gid 10001 app \
 COPY --from=builder /opt/venv /opt/venv
 
 # Same variables as outside the container; MODEL_PATH unset = the weights shipped in the package.
+# HOST=0.0.0.0: inside its own network namespace the server must answer the published port.
 # HOME=/tmp: the only writable place when the root filesystem is read-only (gunicorn >= 25 puts
 # its control socket under $HOME unless the service disables it).
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     HOME=/tmp \
+    HOST=0.0.0.0 \
     PORT=8000 \
     WORKERS=2
 
@@ -78,4 +80,4 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
 # gunicorn's master shuts down gracefully on SIGTERM; run with --init (docker/podman) so a
 # PID-1 init forwards signals and reaps processes.
 STOPSIGNAL SIGTERM
-ENTRYPOINT ["python", "-m", "service"]
+ENTRYPOINT ["python", "-m", "mnist_mlp.service"]

@@ -22,16 +22,11 @@ vectorised NumPy calls, no Python loop over images:
    far below the random jitter being added, and several times cheaper than gathering
    and blending four neighbours in float32.
 
-Speed: about 0.3-0.35 s of CPU per 60,000 images in batches of 128 (~6 us an image) on
-the project's 2-core machine, against ~0.4 s for an unaugmented training epoch. What it
-takes: buffers kept between calls (fresh 1 MB arrays cost more in page faults than the
-arithmetic), images stored batch-last (row, column, image) so every shifted slice is a
-few long contiguous runs rather than thousands of 28-byte rows, and uint8 arithmetic.
-
-Defaults: the validation-selected recipe (see the model card). Rotation +-15 degrees on
-three images in four; the 784-128-64-10 network is too small to absorb harder
-distortions without losing clean accuracy (validation: rotation +-15 on every image
-98.65 %, on three in four 98.78 %; shift 2, shear 0.25, alpha 34 on every image 98.50 %).
+Speed comes from buffers kept between calls (fresh 1 MB arrays cost more in page faults
+than the arithmetic), images stored batch-last (row, column, image) so every shifted
+slice is a few long contiguous runs rather than thousands of 28-byte rows, and uint8
+arithmetic. The defaults are the recipe chosen on the validation split (the model card
+has the figures): harder distortions cost the 784-128-64-10 network clean accuracy.
 
 Elastic fields. Simard smooths uniform(-1, 1) noise with a Gaussian of width sigma and
 scales it by alpha. That field is (by the central limit theorem, very nearly) a Gaussian
@@ -48,7 +43,8 @@ import math
 
 import numpy as np
 
-SIDE = 28
+from ..model.contract import INPUTS, SIDE
+
 CENTRE = (SIDE - 1) / 2  # 13.5: pixel centres run 0..27
 MARGIN = 1  # zero pixels around each image, so samples off the frame read 0
 PADDED = SIDE + 2 * MARGIN  # 30
@@ -99,10 +95,10 @@ class Augmenter:
         self.elastic_alpha = elastic_alpha
         self.elastic_sigma = elastic_sigma
         self.thickness_prob = thickness_prob
-        modes = elastic_modes(elastic_sigma) if elastic_alpha else np.zeros((0, SIDE * SIDE), np.float32)
-        grid_y, grid_x = np.divmod(np.arange(SIDE * SIDE, dtype=np.float32), SIDE)
+        modes = elastic_modes(elastic_sigma) if elastic_alpha else np.zeros((0, INPUTS), np.float32)
+        grid_y, grid_x = np.divmod(np.arange(INPUTS, dtype=np.float32), SIDE)
         # (k + 3, 784): elastic modes, then x, y, 1 of every output pixel (row-major).
-        self.basis = np.vstack([modes, grid_x, grid_y, np.ones(SIDE * SIDE, np.float32)])
+        self.basis = np.vstack([modes, grid_x, grid_y, np.ones(INPUTS, np.float32)])
         self.n_modes = len(modes)
         self._workspaces = {}  # batch size -> _Workspace (so one Augmenter is not thread-safe)
 
@@ -192,30 +188,10 @@ def warp_coefficients(inverse, shift, elastic=None):
     return coefficients.reshape(2 * n, k + 3)
 
 
-def affine_warp(batch, angle=0.0, scale=1.0, shear=0.0, shift=(0.0, 0.0)):
-    """A given affine transform of every image (B, 784) uint8: no randomness, no clamping.
-
-    angle in degrees (clockwise on screen), scale, x-shear and shift (x, y) in pixels,
-    each a scalar or one value per image. The same resampling as the Augmenter; handy
-    for rendering test sets of rotated, small or off-centre digits.
-    """
-    batch = _check_batch(batch)
-    n = len(batch)
-    angle, scale, shear = (
-        np.broadcast_to(np.asarray(v, dtype=np.float64), (n,)) for v in (angle, scale, shear)
-    )
-    shift = np.broadcast_to(np.asarray(shift, float).reshape(2, -1), (2, n))
-    _, inverse = affine_matrices(np.deg2rad(angle), scale, shear)
-    basis = np.vstack([np.arange(SIDE * SIDE) % SIDE, np.arange(SIDE * SIDE) // SIDE, np.ones(SIDE * SIDE)])
-    work = _Workspace(n)
-    work.load(batch)
-    return work.warp(warp_coefficients(inverse, shift), basis.astype(np.float32))
-
-
 def _check_batch(batch):
     batch = np.asarray(batch)
-    if batch.dtype != np.uint8 or batch.ndim != 2 or batch.shape[1] != SIDE * SIDE:
-        raise ValueError(f"expected uint8 (B, {SIDE * SIDE}), got {batch.dtype} {batch.shape}")
+    if batch.dtype != np.uint8 or batch.ndim != 2 or batch.shape[1] != INPUTS:
+        raise ValueError(f"expected uint8 (B, {INPUTS}), got {batch.dtype} {batch.shape}")
     return batch
 
 
@@ -313,7 +289,7 @@ class _Workspace:
         self.images = self.padded[MARGIN:-MARGIN, MARGIN:-MARGIN]  # (28, 28, B) view
         self.table = np.zeros((TABLE, TABLE, n), np.uint8)
         self.scratch = np.empty((PADDED, TABLE, n), np.uint8)
-        self.coords = np.empty((2 * n, SIDE * SIDE), np.float32)
+        self.coords = np.empty((2 * n, INPUTS), np.float32)
         self.image_index = np.arange(n, dtype=np.int32)[:, None]  # (B, 1)
 
     def load(self, batch):

@@ -70,12 +70,3 @@ def read_labels(path):
     if labels.size and labels.max() > 9:
         raise IDXError(f"{path}: label {labels.max()} out of range 0..9")
     return labels.astype(np.int64)
-
-
-def write_idx(path, array):
-    """Write a uint8 array as a (gzip if the name ends in .gz) IDX file; for tests and tools."""
-    array = np.ascontiguousarray(array, dtype=np.uint8)
-    header = struct.pack(">HBB", 0, UNSIGNED_BYTE, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
-    opener = gzip.open if str(path).endswith(".gz") else open
-    with opener(path, "wb") as f:
-        f.write(header + array.tobytes())

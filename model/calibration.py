@@ -87,7 +87,7 @@ def choose_uncertain_threshold(probs, labels, max_flag_rate=0.02):
     """The confidence threshold below which a prediction is flagged "uncertain", and its stats.
 
     Criterion: the LARGEST threshold t such that at most `max_flag_rate` of the validation
-    digits have calibrated confidence max_k p_k < t. Flagging is "confidence < t", so a
+    digits have calibrated confidence max_k p_k < t. Flagging is `is_uncertain`, so a
     larger t flags more of everything; non-digits are not available when the weights are
     trained, and the largest t within the budget on real digits flags as many of them as
     possible. The product asks for <= 5 % of real digits flagged; the default budget of
@@ -112,6 +112,14 @@ def choose_uncertain_threshold(probs, labels, max_flag_rate=0.02):
     }
 
 
+def is_uncertain(confidence, threshold):
+    """The one "uncertain" rule: the calibrated top probability lies below the threshold.
+
+    `confidence` is a number or an array of them; so is the answer.
+    """
+    return confidence < threshold
+
+
 def flag_rate_threshold(scores, max_flag_rate):
     """The largest t such that at most `max_flag_rate` of `scores` lie strictly below t.
 
@@ -124,7 +132,7 @@ def flag_rate_threshold(scores, max_flag_rate):
 def flag_stats(probs, labels, threshold):
     """How a threshold behaves on labelled digits: flag rate and accuracy on each side."""
     probs = np.asarray(probs, dtype=np.float64)
-    flagged = probs.max(axis=1) < threshold
+    flagged = is_uncertain(probs.max(axis=1), threshold)
     correct = probs.argmax(axis=1) == np.asarray(labels)
 
     def share(mask):

@@ -1,6 +1,6 @@
 """A scikit-learn estimator around the NumPy MLP, for `clone`, `Pipeline`, `cross_val_score`.
 
-Needs scikit-learn (the `train` extra); the core `model.MLP` does not.
+Needs scikit-learn (the `train` extra); the core `mnist_mlp.model.MLP` does not.
 """
 
 import numpy as np
@@ -8,9 +8,10 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .contract import as_inputs
 from .losses import softmax
 from .mlp import MLP
-from .training import TrainConfig, as_inputs, fit
+from .training import TrainConfig, fit
 
 # kept as given when X has one of these; anything else (lists, ints) becomes the first
 INPUT_DTYPES = (np.float32, np.float64, np.uint8)

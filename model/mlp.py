@@ -12,7 +12,7 @@ of vectorised calls, and weight decay is a single slice `params[:n_weight_params
 
 import numpy as np
 
-from .losses import softmax, softmax_cross_entropy_
+from .losses import softmax
 
 DEFAULT_LAYER_SIZES = (784, 128, 64, 10)
 
@@ -93,12 +93,12 @@ class MLP:
         self.activations = None
         return self.grads
 
-    def loss_and_grads(self, x, labels):
-        """Mean cross-entropy of a batch and its gradient, left in `self.grads`."""
+    def forward_hidden(self, x):
+        """(logits (B, n_out), [a_1 (B, n_1), ..., a_{L-1}]): the answer and every hidden layer's output."""
         logits = self.forward(x, keep=True)
-        loss, dlogits = softmax_cross_entropy_(logits, labels)
-        self.backward(dlogits)
-        return loss
+        hidden = self.activations[1:]
+        self.activations = None
+        return logits, hidden
 
     def predict_proba(self, x):
         return softmax(self.forward(x))

@@ -18,24 +18,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .contract import as_inputs
 from .losses import cross_entropy, softmax_cross_entropy_, uniform_cross_entropy_
 from .optim import SCHEDULES, make_optimizer
-
-PIXEL_SCALE = 1.0 / 255.0  # uint8 pixel -> network input in [0, 1]
 
 # A batch loss above this counts as infinite. It is -ln of the smallest float32: the point
 # where a naive float32 softmax would already have returned p = 0 and a loss of inf, which
 # the stable log-sum-exp form hides (a learning rate of 10 gives losses of 1e7 that never
 # overflow). Healthy runs stay far below it (at most ~45 in the first steps at lr 0.1).
 DIVERGED_LOSS = float(-np.log(np.finfo(np.float32).smallest_subnormal))
-
-
-def as_inputs(x, dtype=np.float32, out=None):
-    """Network inputs in [0, 1] from uint8 pixels or from floats already scaled."""
-    x = np.asarray(x)
-    if x.dtype == np.uint8:
-        return np.multiply(x, np.dtype(dtype).type(PIXEL_SCALE), out=out, dtype=dtype)
-    return np.asarray(x, dtype=dtype)
 
 
 @dataclass

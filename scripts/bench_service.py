@@ -1,50 +1,50 @@
 """Benchmark the service: gunicorn over HTTP, then preprocessing and forward in-process.
 
-    python -m scripts.bench_service [--seconds 3] [--workers 2]
+    python -m mnist_mlp.scripts.bench_service [--seconds 3] [--workers 2] [--data-dir DIR]
 
-Starts `python -m service` on 127.0.0.1, times start to ready, drives POST /predict with
+Starts `mnist-serve` on 127.0.0.1, times start to ready, drives POST /predict with
 two real PNGs of an MNIST test digit (28x28 black on white, and the PNG the drawing page
 sent in Chromium for that digit drawn with the mouse) and GET /healthz at concurrency 1, 4 and 16,
 then prints req/s, p50/p99 latency, the predict/healthz ratio, RSS per worker and
-in-process timings, each with PASS/MISS against the targets of issue 4.
+in-process timings, each with PASS/MISS against the service's targets.
 """
 
-import argparse
 import http.client
 import io
-import os
-import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
-import urllib.request
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from data import load_mnist
-from model import DEFAULT_WEIGHTS, load_weights
-from service.preprocess import preprocess
+from ..data import DataUnavailable, IDXError, load_mnist
+from ..data.preprocess import preprocess
+from ..model import DEFAULT_WEIGHTS, load_weights
+from ..model.contract import SIDE
+from .cli import add_data_options, fail, parser
+from .serving import ServerFailed, free_port, start, stop, wait_ready
 
-ROOT = Path(__file__).resolve().parents[1]
 # Captured from the page by tests/test_page_browser.py, which checks it is still what the page sends.
-PAGE_SAMPLE = ROOT / "scripts" / "samples" / "page-digit.png"
+PAGE_SAMPLE = resources.files(__package__).joinpath("samples", "page-digit.png")
 
 LEVELS = (1, 4, 16)
 TARGETS = {"ratio": 0.6, "p99_ms_c16": 50.0, "rss_mb": 80.0, "ready_s": 1.5, "pre_fwd_ms": 2.0}
 
 
-def sample_pngs(data_dir):
+def sample_pngs(data_dir, data_home=None):
     """{name: PNG bytes} of MNIST test digit 0 as users send it, and its label.
 
     "mnist28": the 28x28 digit drawn black on white (a scan or screenshot of MNIST size);
     "page": the digit drawn with the mouse on the drawing page, the PNG Chromium sent.
     """
-    _, _, x_test, y_test = load_mnist(data_dir)
-    digit = Image.fromarray(255 - x_test[0].reshape(28, 28))
+    try:
+        _, _, x_test, y_test = load_mnist(data_dir, data_home)
+    except (DataUnavailable, IDXError) as exc:
+        fail(exc)
+    digit = Image.fromarray(255 - x_test[0].reshape(SIDE, SIDE))
     return {"mnist28": _png(digit), "page": PAGE_SAMPLE.read_bytes()}, int(y_test[0])
 
 
@@ -54,33 +54,15 @@ def _png(image):
     return buffer.getvalue()
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def start_server(port, workers, model_path):
-    env = dict(os.environ, PORT=str(port), WORKERS=str(workers), MODEL_PATH=str(model_path))
-    started = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "service"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    while time.perf_counter() - started < 30:
-        if proc.poll() is not None:
-            sys.exit(f"server exited: {proc.stderr.read().decode().strip()}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as response:
-                if response.status == 200:
-                    return proc, time.perf_counter() - started
-        except OSError:
-            time.sleep(0.01)
-    proc.kill()
-    sys.exit("server not ready after 30 s")
+    """(process, seconds from start to ready) of the server on 127.0.0.1:`port`."""
+    env = {"HOST": "127.0.0.1", "PORT": str(port), "WORKERS": str(workers), "MODEL_PATH": str(model_path)}
+    proc = start(env, stdout=subprocess.DEVNULL)
+    try:
+        return proc, wait_ready(proc, f"http://127.0.0.1:{port}")
+    except ServerFailed as exc:
+        _, stderr = stop(proc)
+        fail(f"{exc}: {stderr.strip()}")
 
 
 def measure(server_pid, port, loads, concurrency, seconds, turns):
@@ -140,8 +122,8 @@ def wait_for_workers(proc, count, timeout=30):
     deadline = time.perf_counter() + timeout
     while len(_workers(proc.pid)) < count:
         if time.perf_counter() > deadline:
-            proc.kill()
-            sys.exit(f"only {len(_workers(proc.pid))} of {count} workers after {timeout} s")
+            stop(proc)
+            fail(f"only {len(_workers(proc.pid))} of {count} workers after {timeout} s")
         time.sleep(0.01)
 
 
@@ -202,17 +184,15 @@ def verdict(ok):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=3.0, help="load time per route and level")
-    parser.add_argument("--turns", type=int, default=6, help="slices per route and level, taken in turn")
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--model-path", default=str(DEFAULT_WEIGHTS))
-    parser.add_argument(
-        "--data-dir", default=os.environ.get("MNIST_DATA_DIR", str(ROOT.parent / "shared" / "mnist"))
-    )
-    args = parser.parse_args()
+    cli = parser("bench-service", __doc__)
+    cli.add_argument("--seconds", type=float, default=3.0, help="load time per route and level")
+    cli.add_argument("--turns", type=int, default=6, help="slices per route and level, taken in turn")
+    cli.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    cli.add_argument("--model-path", default=str(DEFAULT_WEIGHTS), help="weights file to serve")
+    add_data_options(cli)
+    args = cli.parse_args()
 
-    pngs, label = sample_pngs(args.data_dir)
+    pngs, label = sample_pngs(args.data_dir, args.data_home)
     port = free_port()
     proc, ready_s = start_server(port, args.workers, args.model_path)
     wait_for_workers(proc, args.workers)  # ready means one worker answers; the CPU column needs all
@@ -229,8 +209,7 @@ def main():
         }
         rss = worker_rss_mb(proc.pid)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=15)
+        stop(proc, timeout=15)
 
     print(f"gunicorn, {args.workers} workers, {args.seconds:g} s per route and level in {args.turns} turns")
     print(f"PNG sizes: {', '.join(f'{name} {len(png)} bytes' for name, png in pngs.items())}")

@@ -1,6 +1,6 @@
 """Training speed, side by side: our NumPy loop, PyTorch CPU and scikit-learn's MLPClassifier.
 
-    python -m scripts.bench_train --data-dir ../shared/mnist --epochs 10
+    python -m mnist_mlp.scripts.bench_train --data-dir ../shared/mnist --epochs 10
 
 Each contender trains the same 784-128-64-10 ReLU network with Adam, batch 128, float32,
 on the 60,000 training images, in its own subprocess (so peak memory is its own and
@@ -11,6 +11,7 @@ whatever the figures: this is a measurement, not a test.
 """
 
 import argparse
+import importlib.util
 import json
 import os
 import resource
@@ -21,6 +22,8 @@ import time
 
 import numpy as np
 
+from .cli import parser as make_parser
+
 HIDDEN = (128, 64)
 TARGET_RATIO_TO_TORCH = 0.8
 TARGET_SECONDS_PER_EPOCH = 0.6
@@ -29,11 +32,11 @@ TARGET_AUGMENTED_RATIO = 2.0
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = make_parser("bench-train", __doc__)
     parser.add_argument("--data-dir", help="MNIST IDX folder (default: $MNIST_DATA_DIR, else OpenML)")
-    parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--epochs", type=int, default=10, help="epochs per contender")
+    parser.add_argument("--batch-size", type=int, default=128, help="images per step")
+    parser.add_argument("--lr", type=float, default=1e-3, help="Adam's learning rate")
     parser.add_argument(
         "--only", choices=["numpy", "numpy-augmented", "torch", "sklearn"], help=argparse.SUPPRESS
     )
@@ -45,8 +48,8 @@ def peak_rss_mb():
 
 
 def run_numpy(x, y, x_test, y_test, args, augment=None):
-    from model import MLP
-    from model.training import TrainConfig, evaluate, fit
+    from ..model import MLP
+    from ..model.training import TrainConfig, evaluate, fit
 
     model = MLP(seed=0)
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, schedule="constant")
@@ -55,7 +58,7 @@ def run_numpy(x, y, x_test, y_test, args, augment=None):
 
 
 def run_numpy_augmented(x, y, x_test, y_test, args):
-    from data.augment import Augmenter
+    from ..data.augment import Augmenter
 
     return run_numpy(x, y, x_test, y_test, args, augment=Augmenter())
 
@@ -125,7 +128,7 @@ CONTENDERS = {
 
 
 def worker(args):
-    from data import load_mnist
+    from ..data import load_mnist
 
     x, y, x_test, y_test = load_mnist(args.data_dir)
     baseline_mb = peak_rss_mb()
@@ -146,7 +149,7 @@ def measure(name, args):
     command = [
         sys.executable,
         "-m",
-        "scripts.bench_train",
+        __spec__.name,
         "--only",
         name,
         "--epochs",
@@ -165,19 +168,13 @@ def measure(name, args):
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def available(module):
-    import importlib.util
-
-    return importlib.util.find_spec(module) is not None
-
-
 def main(argv=None):
     args = parse_args(argv)
     if args.only:
         return worker(args)
-    names = ["numpy", "numpy-augmented"] if available("data.augment") else ["numpy"]
-    names += ["torch"] if available("torch") else []
-    names += ["sklearn"] if available("sklearn") else []
+    names = ["numpy", "numpy-augmented"]
+    names += ["torch"] if importlib.util.find_spec("torch") else []
+    names += ["sklearn"] if importlib.util.find_spec("sklearn") else []
     if "torch" not in names:
         print(
             "PyTorch not installed: install the bench extra in its own environment to compare",

@@ -1,30 +1,25 @@
 """Evaluate weights beyond MNIST: rendered digits by style, and how often non-digits are flagged.
 
-    python -m scripts.eval_rendered --weights model/weights/mnist_mlp.npz --data-dir ../shared/mnist \
-        --json rendered.json [--per-style 100] [--markdown rendered.md]
+    python -m mnist_mlp.scripts.eval_rendered --data-dir ../shared/mnist --json rendered.json \
+        [--weights W] [--per-style 100] [--markdown rendered.md]
 
-Every rendered image (data/rendered.py) is encoded as PNG or JPEG and goes through the
-service's own path: `service.preprocess.preprocess`, then `service.inference.Classifier`,
-whose "uncertain" threshold comes from the weights' metadata. A NoDigitFound (HTTP 422)
-counts as "refused": a wrong answer for a digit, a correct handling of a non-digit. The
-10,000 MNIST test digits give the share of real digits wrongly flagged.
+Every rendered image (data/digit_styles.py, data/outliers.py) is encoded as PNG or JPEG
+and goes through the service's own path: `data.preprocess.preprocess`, then
+`model.Classifier`, whose "uncertain" threshold comes from the weights' metadata. A
+NoDigitFound (HTTP 422) counts as "refused": a wrong answer for a digit, a correct
+handling of a non-digit. The 10,000 MNIST test digits give the share of real digits
+wrongly flagged.
 
-The "ood_rules" section measures alternative flag rules, every threshold chosen on the
-VALIDATION split of the training data (the weights' seed and `val_fraction` from their
-metadata, else --val-fraction); the test set and the non-digit set are only reported on,
-never tuned on.
-
-The non-digits are the EVALUATION kinds of data/rendered.py (DejaVu and FreeFont letters,
+The non-digits are the EVALUATION kinds of data/outliers.py (DejaVu and FreeFont letters,
 EVAL_SHAPES, their own seed streams): weights trained with outlier exposure saw only the
-disjoint training kinds (see the table at the top of data/rendered.py). The report says
-whether the weights were trained with outliers ("outlier_exposure").
+disjoint training kinds. The report says whether the weights were trained with outliers
+("outlier_exposure").
 
 Writes the JSON report, REPORT.samples.png (ten examples per style: the upload above,
 the 28x28 network input below, "label>prediction" in green / red, orange when flagged)
 and, with --markdown, the tables for the README.
 """
 
-import argparse
 import json
 import sys
 import time
@@ -34,46 +29,38 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
-from data import DataUnavailable, IDXError, load_mnist, train_val_split
-from data.rendered import (
-    DIGIT_STYLES,
+from ..data import DataUnavailable, IDXError, load_mnist
+from ..data.digit_styles import DIGIT_STYLES, rendered_digits
+from ..data.outliers import (
     EVAL_LETTER_FONT_DIRS,
     EVAL_SHAPES,
     NON_DIGIT_CATEGORIES,
     PLAIN_NON_DIGITS,
-    encode,
     non_digits,
-    rendered_digits,
 )
-from model import DEFAULT_WEIGHTS, WeightsError
-from model.calibration import flag_rate_threshold
-from scripts.cli import add_data_options, fail
-from service.inference import Classifier
-from service.preprocess import NoDigitFound, PreprocessError, preprocess
+from ..data.preprocess import NoDigitFound, PreprocessError, preprocess
+from ..data.render import encode
+from ..model import DEFAULT_WEIGHTS, Classifier, WeightsError
+from ..model.contract import INPUTS, SIDE, as_inputs, to_pixels
+from .cli import add_data_options, fail, parser
 
 TARGETS = {"rendered_accuracy": 0.90, "non_digits_flagged": 0.90, "test_digits_flagged_max": 0.05}
 SHEET_COLUMNS = 10
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(prog="eval-rendered", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS)
-    add_data_options(parser)
-    parser.add_argument("--json", type=Path, default=Path("rendered.json"), help="report to write")
-    parser.add_argument(
+    cli = parser("eval-rendered", __doc__)
+    cli.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS, help="weights file to evaluate")
+    add_data_options(cli)
+    cli.add_argument("--json", type=Path, default=Path("rendered.json"), help="report to write")
+    cli.add_argument(
         "--per-style", type=int, default=100, help="images per digit style and non-digit category"
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed of the rendered sets")
-    parser.add_argument(
-        "--val-fraction",
-        type=float,
-        default=0.1,
-        help="validation share the weights were trained with, if their metadata does not say",
-    )
-    parser.add_argument("--markdown", type=Path, help="also write the README tables here")
-    args = parser.parse_args(argv)
+    cli.add_argument("--seed", type=int, default=0, help="seed of the rendered sets")
+    cli.add_argument("--markdown", type=Path, help="also write the README tables here")
+    args = cli.parse_args(argv)
     if args.per_style < 1:
-        parser.error("--per-style must be at least 1")
+        cli.error("--per-style must be at least 1")
     return args
 
 
@@ -92,9 +79,9 @@ def run_samples(classifier, samples):
         except PreprocessError as exc:  # would be a 4xx other than 422: a bug in the renderer or service
             record["status"] = f"error: {exc}"
         records.append(record)
-    x = np.asarray(inputs, dtype=np.float32).reshape(-1, 784)
+    x = np.asarray(inputs, dtype=np.float32).reshape(-1, INPUTS)
     answered = [r for r in records if r["status"] == "answered"]
-    for record, row, answer in zip(answered, x, classifier.predict(x) if len(x) else []):
+    for record, row, answer in zip(answered, x, classifier.answers(x) if len(x) else []):
         record.update(input=row, digit=answer["digit"], confidence=answer["confidence"])
         record["uncertain"] = answer["uncertain"]
     return records, x
@@ -141,7 +128,7 @@ def by_category(records, categories):
 
 def mnist_test_flags(classifier, x_test, y_test):
     """Accuracy and flag rate of the Classifier on the raw MNIST test inputs (x / 255)."""
-    answers = classifier.predict(x_test / np.float32(255))
+    answers = classifier.answers(as_inputs(x_test))
     digits = np.array([a["digit"] for a in answers])
     uncertain = np.array([a["uncertain"] for a in answers])
     wrong = digits != y_test
@@ -151,81 +138,6 @@ def mnist_test_flags(classifier, x_test, y_test):
         "flagged": float(uncertain.mean()),
         "errors_flagged": float(uncertain[wrong].mean()) if wrong.any() else float("nan"),
     }
-
-
-# ---------------------------------------------------------------- alternative flag rules
-
-
-def network_scores(classifier, x):
-    """Per input: calibrated confidence, energy T logsumexp(z / T), max logit, penultimate norm."""
-    logits = classifier.mlp.forward(x, keep=True).astype(np.float64)
-    hidden = classifier.mlp.activations[-1]  # the last hidden layer's ReLU outputs
-    scaled = logits / classifier.temperature
-    top = scaled.max(axis=1)
-    lse = top + np.log(np.exp(scaled - top[:, None]).sum(axis=1))
-    return {
-        "confidence": np.exp(top - lse),
-        "energy": classifier.temperature * lse,
-        "max_logit": logits.max(axis=1),
-        "feature_norm": np.linalg.norm(hidden, axis=1),
-    }
-
-
-# (name, [(score, validation flag budget)]): flag when ANY score falls below its threshold
-RULES = (
-    ("confidence@2%", [("confidence", 0.02)]),
-    ("confidence@5%", [("confidence", 0.05)]),
-    ("energy@2%", [("energy", 0.02)]),
-    ("max_logit@2%", [("max_logit", 0.02)]),
-    ("feature_norm@2%", [("feature_norm", 0.02)]),
-    ("confidence@2%|energy@2%", [("confidence", 0.02), ("energy", 0.02)]),
-    ("confidence@2%|feature_norm@2%", [("confidence", 0.02), ("feature_norm", 0.02)]),
-)
-
-
-def compare_rules(classifier, x_val, x_test, answered_sets):
-    """Every rule's thresholds from validation digits, then its flag rates everywhere else.
-
-    answered_sets: {name: (records, inputs)} from run_samples; refused images count as
-    flagged under every rule, as in the service.
-    """
-    val = network_scores(classifier, x_val / np.float32(255))
-    test = network_scores(classifier, x_test / np.float32(255))
-    scored = {name: (records, network_scores(classifier, x)) for name, (records, x) in answered_sets.items()}
-    results = {}
-    for rule, parts in RULES:
-        thresholds = {score: flag_rate_threshold(val[score], budget) for score, budget in parts}
-
-        def rule_flags(scores, thresholds=thresholds):
-            n = len(next(iter(scores.values())))
-            return np.logical_or.reduce([scores[s] < t for s, t in thresholds.items()] + [np.zeros(n, bool)])
-
-        results[rule] = {
-            "thresholds": thresholds,
-            "validation_flagged": float(rule_flags(val).mean()),
-            "test_flagged": float(rule_flags(test).mean()),
-            **{name: _rule_shares(records, rule_flags(scores)) for name, (records, scores) in scored.items()},
-        }
-    return results
-
-
-def _rule_shares(records, answered_flags):
-    """Flag share per category when the answered images are flagged by `answered_flags`."""
-    flags = iter(answered_flags)
-    hit = [r["status"] != "answered" or bool(next(flags)) for r in records]
-    categories = dict.fromkeys(r["category"] for r in records)
-    shares = {c: float(np.mean([h for h, r in zip(hit, records) if r["category"] == c])) for c in categories}
-    plain = [h for h, r in zip(hit, records) if r["category"] in PLAIN_NON_DIGITS]
-    return {"all": float(np.mean(hit)), **({"plain": float(np.mean(plain))} if plain else {}), **shares}
-
-
-def validation_split(x_train, y_train, classifier, val_fraction):
-    """The validation digits the weights were not trained on: train.py's split with the weights'
-    seed and validation share (`val_fraction` from older weights' metadata: the argument)."""
-    seed = int(classifier.metadata.get("seed", 0))
-    val_fraction = float(classifier.metadata.get("val_fraction", val_fraction))
-    _, _, x_val, y_val = train_val_split(x_train, y_train, val_fraction, seed)
-    return x_val, y_val
 
 
 # ---------------------------------------------------------------- output
@@ -249,7 +161,7 @@ def contact_sheet(samples, records, categories, cell=56, label_width=170):
                 ImageOps.pad(sample.image.convert("RGB"), (cell, cell), color=(190, 190, 220)), (left, top)
             )
             if "input" in record:
-                frame = Image.fromarray((record["input"].reshape(28, 28) * 255).astype(np.uint8))
+                frame = Image.fromarray(to_pixels(record["input"]).reshape(SIDE, SIDE))
                 sheet.paste(
                     frame.resize((cell, cell), Image.Resampling.NEAREST).convert("RGB"), (left, top + cell)
                 )
@@ -287,12 +199,6 @@ def print_tables(report, out=None):
         f"(threshold {report['threshold']['value']:.4f} from {report['threshold']['source']})",
         file=out,
     )
-    rules = report.get("ood_rules")
-    if rules:
-        print(f"\n{'flag rule (val-chosen)':<32}{'val':>7}{'test':>7}{'digits':>8}{'plain':>7}", file=out)
-        for name, r in rules.items():
-            row = f"{name:<32}{r['validation_flagged']:>7.1%}{r['test_flagged']:>7.1%}"
-            print(f"{row}{r['rendered_digits']['all']:>8.1%}{r['non_digits']['plain']:>7.1%}", file=out)
 
 
 def markdown(report):
@@ -321,23 +227,16 @@ def main(argv=None):
     started = time.perf_counter()
     try:
         classifier = Classifier(args.weights)
-        x_train, y_train, x_test, y_test = load_mnist(args.data_dir, args.data_home)
+        _, _, x_test, y_test = load_mnist(args.data_dir, args.data_home)
     except (WeightsError, DataUnavailable, IDXError) as exc:
         fail(exc)
 
     digit_samples = rendered_digits(args.per_style, args.seed)
     other_samples = non_digits(args.per_style, args.seed)
-    digit_records, digit_x = run_samples(classifier, digit_samples)
-    other_records, other_x = run_samples(classifier, other_samples)
-    x_val, _ = validation_split(x_train, y_train, classifier, args.val_fraction)
+    digit_records, _ = run_samples(classifier, digit_samples)
+    other_records, _ = run_samples(classifier, other_samples)
 
     report = build_report(classifier, args, digit_records, other_records, x_test, y_test)
-    report["ood_rules"] = compare_rules(
-        classifier,
-        x_val,
-        x_test,
-        {"rendered_digits": (digit_records, digit_x), "non_digits": (other_records, other_x)},
-    )
     report["seconds"] = round(time.perf_counter() - started, 2)
 
     args.json.parent.mkdir(parents=True, exist_ok=True)
@@ -367,7 +266,7 @@ def build_report(classifier, args, digit_records, other_records, x_test, y_test)
         "non_digit_split": {
             "letter_fonts": [str(d) for d in EVAL_LETTER_FONT_DIRS],
             "shapes": sorted(EVAL_SHAPES),
-            "note": "evaluation kinds only; outlier exposure trains on the disjoint kinds (data/rendered.py)",
+            "note": "evaluation kinds only; outlier exposure trains on the disjoint kinds (data/outliers.py)",
         },
         "threshold": {
             "value": classifier.uncertain_threshold,

@@ -1,39 +1,39 @@
 """Evaluate weights on the 10,000 MNIST test images.
 
-    python -m scripts.evaluate --weights model/weights/mnist_mlp.npz --data-dir ../shared/mnist \
-        --json report.json
+    mnist-evaluate --data-dir ../shared/mnist --json report.json   (or python -m mnist_mlp.scripts.evaluate)
 
 Writes the JSON report (top-level "accuracy", per-class precision/recall, confusion
 matrix), REPORT.confusion.png and REPORT.errors.png (the most confidently wrong images).
-Probabilities come from the service's Classifier: calibrated with the weights' temperature.
+Probabilities come from the same Classifier as the service's: calibrated with the weights'
+temperature.
 """
 
-import argparse
 import json
 from pathlib import Path
 
 import numpy as np
 
-from data import DataUnavailable, IDXError, load_mnist
-from model import DEFAULT_WEIGHTS, WeightsError
-from scripts.cli import add_data_options, fail
-from service.inference import Classifier
+from ..data import DataUnavailable, IDXError, load_mnist
+from ..model import DEFAULT_WEIGHTS, Classifier, WeightsError
+from ..model.contract import CLASSES, SIDE, as_inputs
+from .cli import add_data_options, fail, parser, require
+from .plotting import pyplot
 
-N_CLASSES = 10
+PROG = "mnist-evaluate"
 N_WORST = 36
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(prog="mnist-evaluate", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS)
-    add_data_options(parser)
-    parser.add_argument("--json", type=Path, default=Path("evaluation.json"), help="report to write")
-    return parser.parse_args(argv)
+    cli = parser(PROG, __doc__)
+    cli.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS, help="weights file to evaluate")
+    add_data_options(cli)
+    cli.add_argument("--json", type=Path, default=Path("evaluation.json"), help="report to write")
+    return cli.parse_args(argv)
 
 
 def confusion_matrix(labels, predicted):
     """counts[true, predicted], shape (10, 10)."""
-    counts = np.zeros((N_CLASSES, N_CLASSES), dtype=np.int64)
+    counts = np.zeros((CLASSES, CLASSES), dtype=np.int64)
     np.add.at(counts, (labels, predicted), 1)
     return counts
 
@@ -49,7 +49,7 @@ def per_class(counts):
             "recall": _finite_or_none(recall[digit]),
             "support": int(counts[digit].sum()),
         }
-        for digit in range(N_CLASSES)
+        for digit in range(CLASSES)
     }
 
 
@@ -66,13 +66,14 @@ def worst_errors(probabilities, labels, n=N_WORST):
 
 def main(argv=None):
     args = parse_args(argv)
+    require(PROG, "matplotlib")
     try:
         classifier = Classifier(args.weights)  # the service's own inference: same sizes check, same T
         _, _, x_test, y_test = load_mnist(args.data_dir, args.data_home)
     except (WeightsError, DataUnavailable, IDXError) as exc:
         fail(exc)
 
-    probabilities = classifier.probabilities(x_test / np.float32(255))
+    probabilities = classifier.predict_proba(as_inputs(x_test))
     predicted = probabilities.argmax(axis=1)
     counts = confusion_matrix(y_test, predicted)
     worst = worst_errors(probabilities, y_test)
@@ -109,17 +110,8 @@ def main(argv=None):
     print(f"wrote {args.json}, {confusion_png}, {errors_png}")
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def plot_confusion(counts, path):
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 6), constrained_layout=True)
     # log colour scale: the diagonal (~1,000) would otherwise wash out the errors (~1-20)
     image = ax.imshow(np.log1p(counts), cmap="Blues")
@@ -128,8 +120,8 @@ def plot_confusion(counts, path):
             colour = "white" if count > counts.max() / 4 else "black"
             ax.text(pred, true, str(count), ha="center", va="center", fontsize=8, color=colour)
     ax.set(
-        xticks=range(N_CLASSES),
-        yticks=range(N_CLASSES),
+        xticks=range(CLASSES),
+        yticks=range(CLASSES),
         xlabel="predicted",
         ylabel="true",
         title=f"Confusion matrix ({counts.sum()} test images)",
@@ -140,14 +132,14 @@ def plot_confusion(counts, path):
 
 
 def plot_errors(x, labels, predicted, probabilities, indices, path):
-    plt = _pyplot()
+    plt = pyplot()
     cols = 6
     rows = max(1, -(-len(indices) // cols))
     fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.6, rows * 1.8), constrained_layout=True)
     for ax in np.ravel(axes):
         ax.axis("off")
     for ax, i in zip(np.ravel(axes), indices):
-        ax.imshow(x[i].reshape(28, 28), cmap="gray")
+        ax.imshow(x[i].reshape(SIDE, SIDE), cmap="gray")
         ax.set_title(f"true {labels[i]} → {predicted[i]}\n{probabilities[i, predicted[i]]:.0%}", fontsize=8)
     fig.suptitle("Most confident mistakes on the test set")
     fig.savefig(path, dpi=100)

@@ -1,13 +1,14 @@
 """Train the MNIST MLP offline and write its weights, metrics and learning curves.
 
-    python -m scripts.train --data-dir ../shared/mnist --epochs 10 --out model/weights/mnist_mlp.npz
+    mnist-train --data-dir ../shared/mnist --epochs 10 --out runs/w.npz
+    python -m mnist_mlp.scripts.train ...      (the same)
 
 Without --data-dir (or $MNIST_DATA_DIR) the data comes from OpenML via scikit-learn.
 Besides PATH.npz it writes PATH.metrics.json and PATH.curves.png. The validation split
 is held out of the training images; the test set is only measured, once, at the end.
 
 Outlier exposure is on by default (--no-outlier-exposure turns it off): every batch also
-carries --outlier-batch non-digit images from a pool rendered by data.rendered.outlier_pool
+carries --outlier-batch non-digit images from a pool rendered by data.outliers.outlier_pool
 (the TRAINING kinds: Liberation letters and symbols, their own shapes, noise and
 scribbles; never the evaluation non-digits; about 25 s to render 2,000 per category),
 pushed towards a uniform prediction with weight --outlier-weight. The share of held-out
@@ -23,30 +24,41 @@ from dataclasses import fields
 from datetime import UTC, datetime
 from pathlib import Path
 
-from data import DataUnavailable, IDXError, fingerprint, load_mnist, train_val_split
-from data.augment import Augmenter
-from data.rendered import OUTLIER_CATEGORIES, outlier_pool
-from model import MLP, save_weights
-from model.calibration import calibrate, calibrated_probabilities, flag_stats
-from model.training import TrainConfig, fit, logits_of, loss_and_accuracy
-from model.version import project_version
-from scripts.cli import add_data_options, fail
+from ..data import DataUnavailable, IDXError, fingerprint, load_mnist, train_val_split
+from ..data.augment import Augmenter
+from ..data.outliers import OUTLIER_CATEGORIES, outlier_pool
+from ..model import MLP, save_weights
+from ..model.calibration import calibrate, calibrated_probabilities, flag_stats, is_uncertain
+from ..model.contract import INPUT_MEANING
+from ..model.training import TrainConfig, fit, logits_of, loss_and_accuracy
+from ..model.version import project_version
+from .cli import add_data_options, fail, require
+from .cli import parser as make_parser
+from .plotting import pyplot
+
+PROG = "mnist-train"
 
 
 def parse_args(argv=None):
     defaults = TrainConfig()
-    parser = argparse.ArgumentParser(prog="mnist-train", description=__doc__.split("\n\n")[0])
+    parser = make_parser(PROG, __doc__)
     add_data_options(parser)
-    parser.add_argument("--epochs", type=int, default=defaults.epochs)
-    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    parser.add_argument("--optimizer", choices=["adam", "sgd"], default=defaults.optimizer)
+    parser.add_argument("--epochs", type=int, default=defaults.epochs, help="passes over the training images")
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size, help="digits per step")
+    parser.add_argument("--optimizer", choices=["adam", "sgd"], default=defaults.optimizer, help="optimiser")
     parser.add_argument("--lr", type=float, default=defaults.lr, help="peak learning rate")
     parser.add_argument(
         "--weight-decay", type=float, default=defaults.weight_decay, help="L2 penalty on the weights"
     )
-    parser.add_argument("--schedule", choices=["cosine", "constant"], default=defaults.schedule)
-    parser.add_argument("--warmup-epochs", type=float, default=defaults.warmup_epochs)
-    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument(
+        "--schedule", choices=["cosine", "constant"], default=defaults.schedule, help="learning-rate schedule"
+    )
+    parser.add_argument(
+        "--warmup-epochs", type=float, default=defaults.warmup_epochs, help="linear warm-up, in epochs"
+    )
+    parser.add_argument(
+        "--seed", type=int, default=defaults.seed, help="initialisation, shuffling, split and outliers"
+    )
     parser.add_argument("--val-fraction", type=float, default=0.1, help="share of training images held out")
     parser.add_argument(
         "--augment",
@@ -106,13 +118,42 @@ def progress_bar(total):
 
 def main(argv=None):
     args = parse_args(argv)
+    require(PROG, "tqdm", "matplotlib")
+    splits, source = load(args)
+    model, result, run = train(args, *splits[:4])
+    if result.diverged and not result.best_epoch:
+        fail(f"training diverged ({result.diverged}) before any epoch finished; {args.out} not written")
+    metadata = {**source, **run, **measure(args, model, result, *splits[2:])}
+    write(args, model, metadata, result.history)
+    if result.diverged:
+        fail(
+            f"training stopped early: {result.diverged}; "
+            f"{args.out} holds the last good weights (epoch {result.best_epoch})"
+        )
+
+
+def load(args):
+    """((x_train, y_train, x_val, y_val, x_test, y_test), what the data was, for the metadata)."""
     try:
         x_train_all, y_train_all, x_test, y_test = load_mnist(args.data_dir, args.data_home)
     except (DataUnavailable, IDXError) as exc:
         fail(exc)
     x_train, y_train, x_val, y_val = train_val_split(x_train_all, y_train_all, args.val_fraction, args.seed)
-    # every TrainConfig field has the option of the same name
-    config = TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)})
+    source = {
+        "input_scaling": INPUT_MEANING,
+        "data_fingerprint": fingerprint(x_train_all, y_train_all),
+        "data_source": str(args.data_dir) if args.data_dir else "openml:mnist_784",
+        "seed": args.seed,
+        "val_fraction": args.val_fraction,
+        "train_size": len(x_train),
+        "val_size": len(x_val),
+    }
+    return (x_train, y_train, x_val, y_val, x_test, y_test), source
+
+
+def train(args, x_train, y_train, x_val, y_val):
+    """(model, TrainResult, the run's settings and timings for the metadata)."""
+    config = TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)})  # same-named options
     print(f"training on {len(x_train)} images, validating on {len(x_val)}; {config}", file=sys.stderr)
     model = MLP(seed=args.seed)
     augmenter = Augmenter() if args.augment else None
@@ -133,91 +174,66 @@ def main(argv=None):
         print(f"outlier exposure: {len(outliers)} training outliers, {outlier_info}", file=sys.stderr)
     started = time.perf_counter()
     result = fit(
-        model,
-        x_train,
-        y_train,
-        config,
-        x_val,
-        y_val,
-        augmenter,
-        progress=progress_bar,
-        log=print,
-        outliers=outliers,
+        model, x_train, y_train, config, x_val, y_val, augmenter, progress_bar, print, outliers=outliers
     )
-    train_seconds = time.perf_counter() - started
-    if result.diverged and not result.best_epoch:
-        fail(f"training diverged ({result.diverged}) before any epoch finished; {args.out} not written")
-
-    test_logits = logits_of(model, x_test)
-    test_loss, test_accuracy = loss_and_accuracy(test_logits, y_test)
-    # temperature and "uncertain" threshold come from the validation split only
-    calibration = calibrate(logits_of(model, x_val), y_val, args.max_flag_rate)
-    test_probabilities = calibrated_probabilities(test_logits, calibration["temperature"])
-    test_flags = flag_stats(test_probabilities, y_test, calibration["uncertain_threshold"])
-    val_outliers = None
-    if args.outlier_val:
-        val_outliers = outlier_flags(model, calibration, *outlier_pool(args.outlier_val, args.seed, "val"))
-    metrics = {
-        "config": vars(config),
-        "train_size": len(x_train),
-        "val_size": len(x_val),
-        "best_epoch": result.best_epoch,
-        "val_accuracy": result.best_val_accuracy,
-        "test_accuracy": test_accuracy,
-        "test_loss": test_loss,
-        "train_seconds": round(train_seconds, 2),
-        "diverged": result.diverged,
-        "augmentation": augmenter.config() if augmenter else None,
-        "calibration": calibration["calibration"],
-        "test_uncertain": test_flags,
-        "outlier_exposure": outlier_info,
-        "val_outliers_flagged": val_outliers,
-        "history": result.history,
-    }
-    metadata = {
-        "input_scaling": "pixel / 255, white digit on black, 28x28 row-major",
-        "data_fingerprint": fingerprint(x_train_all, y_train_all),
-        "data_source": str(args.data_dir) if args.data_dir else "openml:mnist_784",
-        "epochs": result.best_epoch,
-        "seed": args.seed,
-        "val_fraction": args.val_fraction,
+    run = {
         "train_config": vars(config),
         "augmentation": augmenter.config() if augmenter else None,
         "outlier_exposure": outlier_info,
+        "epochs": result.best_epoch,
+        "train_seconds": round(time.perf_counter() - started, 2),
+        "diverged": result.diverged,
+    }
+    return model, result, run
+
+
+def measure(args, model, result, x_val, y_val, x_test, y_test):
+    """Calibration on the validation split, then the test set once, and the held-out outliers."""
+    test_logits = logits_of(model, x_test)
+    test_loss, test_accuracy = loss_and_accuracy(test_logits, y_test)
+    calibration = calibrate(logits_of(model, x_val), y_val, args.max_flag_rate)
+    test_probabilities = calibrated_probabilities(test_logits, calibration["temperature"])
+    val_outliers = None
+    if args.outlier_val:
+        val_outliers = outlier_flags(model, calibration, *outlier_pool(args.outlier_val, args.seed, "val"))
+    return {
         **calibration,
         "val_accuracy": result.best_val_accuracy,
         "test_accuracy": test_accuracy,
+        "test_loss": test_loss,
+        "test_uncertain": flag_stats(test_probabilities, y_test, calibration["uncertain_threshold"]),
+        "val_outliers_flagged": val_outliers,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "project_version": project_version(),
     }
+
+
+def write(args, model, metadata, history):
+    """PATH.npz (weights and metadata), PATH.metrics.json (the metadata and every epoch), PATH.curves.png."""
+    metrics_path = args.out.with_suffix(".metrics.json")
+    curves_path = args.out.with_suffix(".curves.png")
     try:
         save_weights(args.out, model, metadata)
+        metrics_path.write_text(json.dumps({**metadata, "history": history}, indent=2) + "\n")
+        plot_curves(history, curves_path)
     except OSError as exc:
-        fail(f"cannot write {args.out}: {exc}")
-    metrics_path = args.out.with_suffix(".metrics.json")
-    metrics_path.write_text(json.dumps(metrics, indent=2) + "\n")
-    curves_path = args.out.with_suffix(".curves.png")
-    plot_curves(result.history, curves_path)
+        fail(f"cannot write {exc.filename or args.out}: {exc.strerror or exc}")
     print(f"wrote {args.out}, {metrics_path}, {curves_path}")
     print(
-        f"best epoch {result.best_epoch}: val accuracy {result.best_val_accuracy:.4f}, "
-        f"test accuracy {test_accuracy:.4f}"
+        f"best epoch {metadata['epochs']}: val accuracy {metadata['val_accuracy']:.4f}, "
+        f"test accuracy {metadata['test_accuracy']:.4f}"
     )
-    cal = calibration["calibration"]
+    cal = metadata["calibration"]
     print(
-        f"temperature {calibration['temperature']:.3f} (validation ECE {cal['ece_before']:.4f} -> "
-        f"{cal['ece_after']:.4f}); uncertain below {calibration['uncertain_threshold']:.4f}, "
-        f"flags {test_flags['flag_rate']:.2%} of test digits"
+        f"temperature {metadata['temperature']:.3f} (validation ECE {cal['ece_before']:.4f} -> "
+        f"{cal['ece_after']:.4f}); uncertain below {metadata['uncertain_threshold']:.4f}, "
+        f"flags {metadata['test_uncertain']['flag_rate']:.2%} of test digits"
     )
-    if val_outliers:
+    flags = metadata["val_outliers_flagged"]
+    if flags:
         print(
-            f"held-out training-kind outliers flagged: {val_outliers['all']:.1%} "
-            + " ".join(f"{c} {v:.0%}" for c, v in val_outliers["by_category"].items())
-        )
-    if result.diverged:
-        fail(
-            f"training stopped early: {result.diverged}; "
-            f"{args.out} holds the last good weights (epoch {result.best_epoch})"
+            f"held-out training-kind outliers flagged: {flags['all']:.1%} "
+            + " ".join(f"{c} {v:.0%}" for c, v in flags["by_category"].items())
         )
 
 
@@ -227,7 +243,7 @@ def outlier_flags(model, calibration, x, kinds):
     The images the preprocessing refused are not in x: these shares are of the answered ones.
     """
     probabilities = calibrated_probabilities(logits_of(model, x), calibration["temperature"])
-    flagged = probabilities.max(axis=1) < calibration["uncertain_threshold"]
+    flagged = is_uncertain(probabilities.max(axis=1), calibration["uncertain_threshold"])
     return {
         "n": len(x),
         "all": float(flagged.mean()),
@@ -236,10 +252,7 @@ def outlier_flags(model, calibration, x, kinds):
 
 
 def plot_curves(history, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     from matplotlib.ticker import MaxNLocator
 
     epochs = [h["epoch"] for h in history]

@@ -1,7 +1,7 @@
 """The MNIST digit-classifier web service.
 
-    flask --app service run          # development server
-    python -m service                # production: gunicorn, $PORT, $WORKERS, $MODEL_PATH
+    flask --app mnist_mlp.service run    # development server
+    mnist-serve                          # production: gunicorn, $PORT, $WORKERS, $MODEL_PATH
 
 `create_app(config=None)` builds the app: settings from `config.DEFAULTS`, overridden by
 environment variables, overridden by the `config` mapping. The weights are loaded once
@@ -9,15 +9,14 @@ here; a file that cannot be used raises `StartupError` with one line saying why.
 """
 
 import io
+from pathlib import Path
 
 from flask import Flask
 from PIL import Image, ImageDraw
 
-from model import WeightsError
-
-from . import preprocess as preprocessing  # a bare `preprocess` name would shadow the module
+from ..data.preprocess import preprocess
+from ..model import Classifier, WeightsError
 from .config import StartupError, load_settings
-from .inference import Classifier
 
 __all__ = ["StartupError", "create_app"]
 
@@ -29,13 +28,15 @@ def create_app(config=None):
     except WeightsError as exc:
         raise StartupError(f"cannot load weights: {exc}") from None
 
-    app = Flask(__name__)
+    # The instance folder is given, not found: Flask's search for it cannot walk a namespace
+    # package (mnist_mlp) installed in editable mode. The service never writes there.
+    app = Flask(__name__, instance_path=str(Path(__file__).resolve().parent / "instance"))
     app.config.update(settings)
     app.json.sort_keys = False  # answers read in the documented order: digit, confidence, ...
     app.extensions["classifier"] = classifier
 
     # Imported here, not at the top: prometheus_client fixes its storage (in-process or
-    # multiprocess files) when first imported, and `python -m service` must set
+    # multiprocess files) when first imported, and `mnist-serve` must set
     # PROMETHEUS_MULTIPROC_DIR before that happens.
     from . import errors, health, metrics, page, predict, v2
 
@@ -57,4 +58,4 @@ def _warm_up(classifier):
     ImageDraw.Draw(image).line([(14, 4), (14, 24)], fill=0, width=3)
     buffer = io.BytesIO()
     image.save(buffer, "PNG")
-    classifier.predict(preprocessing.preprocess(buffer.getvalue())[None, :])
+    classifier.answers(preprocess(buffer.getvalue())[None, :])

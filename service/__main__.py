@@ -1,12 +1,13 @@
-"""`python -m service` (or `mnist-serve`): the production server, gunicorn with our app.
+"""`mnist-serve` (or `python -m mnist_mlp.service`): the production server, gunicorn with our app.
 
-    PORT=8000 WORKERS=2 MODEL_PATH=model/weights/mnist_mlp.npz python -m service
+    HOST=127.0.0.1 PORT=8000 WORKERS=2 MODEL_PATH=path/to/weights.npz mnist-serve
 
 The app, and so the weights, are built in the master before any worker is forked
 (preloading): a bad weights file stops start-up with one line on stderr and exit
 status 2, never a half-working server, and the workers share the loaded pages.
 """
 
+import argparse
 import gc
 import os
 import shutil
@@ -16,7 +17,8 @@ from pathlib import Path
 
 from gunicorn.app.base import BaseApplication
 
-from .config import StartupError, load_settings
+from ..model.version import project_version
+from .config import DEFAULTS, StartupError, load_settings
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 ACCESS_LOG_FORMAT = "%(m)s %(U)s %(s)s %(M)sms rid=%({x-request-id}o)s"
@@ -38,7 +40,21 @@ class Server(BaseApplication):
         return self.application
 
 
-def main():
+def parse_args(argv=None):
+    settings = "\n".join(f"  {key:<20} default {value}" for key, value in DEFAULTS.items())
+    parser = argparse.ArgumentParser(
+        prog="mnist-serve",
+        description="Serve the digit classifier's page and API with gunicorn. "
+        "It is configured by environment variables:",
+        epilog=settings + "\n  PROMETHEUS_MULTIPROC_DIR (default: a private temporary folder)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {project_version()}")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    parse_args(argv)
     metrics_dir, owned = None, False
     try:
         settings = load_settings()
@@ -81,6 +97,11 @@ def _metrics_dir():
     return given, False
 
 
+def _bind(host, port):
+    """gunicorn's address: an IPv6 literal goes in brackets."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def _gunicorn_options(settings, metrics_dir, owned):
     from prometheus_client import multiprocess
 
@@ -92,7 +113,7 @@ def _gunicorn_options(settings, metrics_dir, owned):
             shutil.rmtree(metrics_dir, ignore_errors=True)
 
     options = {
-        "bind": f"0.0.0.0:{settings['PORT']}",
+        "bind": _bind(settings["HOST"], settings["PORT"]),
         "workers": settings["WORKERS"],
         "worker_class": "sync",
         "preload_app": True,

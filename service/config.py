@@ -2,9 +2,8 @@
 
 import os
 
-from model import DEFAULT_WEIGHTS
-
-from .preprocess import MAX_PIXELS
+from ..data.preprocess import MAX_PIXELS
+from ..model import DEFAULT_WEIGHTS
 
 DEFAULTS = {
     "MODEL_PATH": str(DEFAULT_WEIGHTS),
@@ -12,6 +11,7 @@ DEFAULTS = {
     "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
     "MAX_PIXELS": MAX_PIXELS,  # per decoded image, checked from the header before decoding
     "MAX_BATCH": 64,  # images (or prepared inputs) per request
+    "HOST": "127.0.0.1",  # loopback unless told otherwise; the container image sets 0.0.0.0
     "PORT": 8000,
     "WORKERS": 2,
 }

@@ -12,7 +12,7 @@ import uuid
 from flask import g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from .preprocess import BadImage, ImageTooLarge, NoDigitFound, PreprocessError, UnsupportedImage
+from ..data.preprocess import BadImage, ImageTooLarge, NoDigitFound, PreprocessError, UnsupportedImage
 
 log = logging.getLogger(__name__)
 

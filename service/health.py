@@ -4,6 +4,8 @@ from importlib import resources
 
 from flask import Blueprint, current_app, jsonify
 
+from ..model.contract import INPUT_MEANING, INPUTS
+
 bp = Blueprint("health", __name__)
 
 
@@ -38,9 +40,9 @@ def model():
             "parameters": int(clf.mlp.params.size),
         },
         input={
-            "shape": [784],
+            "shape": [INPUTS],
             "range": [0.0, 1.0],
-            "meaning": "28x28 MNIST pixels / 255, white digit on black",
+            "meaning": INPUT_MEANING,
         },
         test_accuracy=meta.get("test_accuracy"),
         temperature=clf.temperature,

@@ -1,6 +1,6 @@
 """Prometheus metrics: requests by route and status, latency, predictions per digit, model info.
 
-Under gunicorn (`python -m service`) PROMETHEUS_MULTIPROC_DIR is set before this module is
+Under gunicorn (`mnist-serve`) PROMETHEUS_MULTIPROC_DIR is set before this module is
 imported, so prometheus_client keeps every value in per-process files there and a scrape
 of any worker aggregates all of them. Without it (tests, `flask run`) the default
 in-process registry is used.

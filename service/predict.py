@@ -18,10 +18,10 @@ import numpy as np
 from flask import Blueprint, current_app, jsonify, request
 from PIL import Image
 
+from ..data.preprocess import PreprocessError, preprocess
+from ..model.contract import SIDE, prepared_inputs, to_pixels
 from .errors import ApiError, from_preprocess
-from .inference import prepared_inputs
 from .metrics import count_predictions
-from .preprocess import PreprocessError, preprocess
 
 bp = Blueprint("predict", __name__)
 
@@ -37,7 +37,7 @@ TRUE_WORDS = {"1", "true", "yes", "on"}
 def predict():
     inputs, batch = _inputs()
     clf = current_app.extensions["classifier"]
-    answers = clf.predict(inputs)
+    answers = clf.answers(inputs)
     count_predictions(answers)
     if request.args.get("preview", "").lower() in TRUE_WORDS:
         for answer, pixels in zip(answers, inputs):
@@ -50,7 +50,7 @@ def predict():
 def preview_png(pixels):
     """The network's 28x28 input as a PNG data: URL, to show what it saw."""
     buffer = io.BytesIO()
-    Image.fromarray(np.rint(pixels.reshape(28, 28) * 255).astype(np.uint8)).save(buffer, "PNG")
+    Image.fromarray(to_pixels(pixels).reshape(SIDE, SIDE)).save(buffer, "PNG")
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 

@@ -10,17 +10,16 @@ import math
 
 from flask import Blueprint, current_app, jsonify, request
 
-from model.version import DISTRIBUTION, project_version
-
+from ..model.contract import CLASSES, INPUTS, SIDE, prepared_inputs
+from ..model.version import DISTRIBUTION, project_version
 from .errors import ApiError
-from .inference import CLASSES, INPUTS, prepared_inputs
 from .metrics import count_predictions
 
 bp = Blueprint("v2", __name__, url_prefix="/v2")
 
 MODEL_NAME = "mnist"
 OUTPUTS = ("probabilities", "digit")
-SHAPES = ((INPUTS,), (28, 28))  # per item, after the batch dimension
+SHAPES = ((INPUTS,), (SIDE, SIDE))  # per item, after the batch dimension
 
 
 @bp.errorhandler(ApiError)
@@ -83,7 +82,7 @@ def infer(name):
         raise ApiError(400, "bad_request", "the body must be a JSON inference request object")
     inputs = _tensor(body.get("inputs"))
     wanted = _requested_outputs(body.get("outputs"))
-    probs = clf.probabilities(inputs)
+    probs = clf.predict_proba(inputs)
     digits = probs.argmax(axis=1)
     count_predictions({"digit": int(d)} for d in digits)
     tensors = {

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from mnist_mlp.data import DATA_DIR_ENV
+
 REPO = Path(__file__).resolve().parents[1]
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
@@ -22,7 +24,7 @@ def mnist_dir_or_skip():
 
     Outside CI a missing folder skips the test; under CI=true it fails it.
     """
-    folder = Path(os.environ.get("MNIST_DATA_DIR") or REPO.parent / "shared" / "mnist")
+    folder = Path(os.environ.get(DATA_DIR_ENV) or REPO.parent / "shared" / "mnist")
     if (
         not (folder / "t10k-labels-idx1-ubyte.gz").exists()
         and not (folder / "t10k-labels-idx1-ubyte").exists()
@@ -39,6 +41,6 @@ def mnist_dir():
 @pytest.fixture(scope="session")
 def mnist(mnist_dir):
     """(x_train, y_train, x_test, y_test) as uint8 (N, 784) and int64 (N,)."""
-    from data import load_idx_dir
+    from mnist_mlp.data import load_idx_dir
 
     return load_idx_dir(mnist_dir)

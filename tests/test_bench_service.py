@@ -15,7 +15,7 @@ ROUTES = ("/predict mnist28", "/predict page", "/healthz")
 
 def test_bench_service_drives_every_route_and_prints_every_figure(mnist_dir):
     run = subprocess.run(
-        [sys.executable, "-m", "scripts.bench_service", "--seconds", "0.3", "--turns", "1"]
+        [sys.executable, "-m", "mnist_mlp.scripts.bench_service", "--seconds", "0.3", "--turns", "1"]
         + ["--data-dir", str(mnist_dir)],
         cwd=REPO,
         capture_output=True,

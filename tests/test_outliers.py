@@ -6,8 +6,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from data import rendered, train_val_split
-from data.rendered import (
+from mnist_mlp.data import train_val_split
+from mnist_mlp.data.non_digits import DIGIT_LIKE_LETTERS
+from mnist_mlp.data.outliers import (
+    DIGIT_LIKE_SHAPES,
+    EVAL_LETTER_FONT_DIRS,
     EVAL_SHAPES,
     OUTLIER_CATEGORIES,
     TRAIN_LETTER_FONT_DIRS,
@@ -16,10 +19,12 @@ from data.rendered import (
     outlier_pool,
     outliers,
 )
-from model import MLP
-from model.calibration import calibrate, calibrated_probabilities
-from model.losses import log_softmax, softmax, uniform_cross_entropy_
-from model.training import TrainConfig, as_inputs, exposure_loss_, fit
+from mnist_mlp.data.render import font_files
+from mnist_mlp.model import MLP
+from mnist_mlp.model.calibration import calibrate, calibrated_probabilities
+from mnist_mlp.model.contract import as_inputs
+from mnist_mlp.model.losses import log_softmax, softmax, uniform_cross_entropy_
+from mnist_mlp.model.training import TrainConfig, exposure_loss_, fit
 
 LIBERATION = str(TRAIN_LETTER_FONT_DIRS[0])
 
@@ -98,7 +103,7 @@ def test_training_outliers_share_no_font_shape_or_seed_stream_with_the_evaluatio
     val = outliers(40, seed=0, split="val")
     evaluation = non_digits(40, seed=0)
     assert not set(TRAIN_SHAPES) & set(EVAL_SHAPES)
-    assert not set(TRAIN_SHAPES) & set(rendered.DIGIT_LIKE_SHAPES)
+    assert not set(TRAIN_SHAPES) & set(DIGIT_LIKE_SHAPES)
 
     def fonts(samples, category):
         return {s.detail.split()[1] for s in samples if s.category == category}
@@ -108,7 +113,7 @@ def test_training_outliers_share_no_font_shape_or_seed_stream_with_the_evaluatio
     assert "pillow-default" in training_fonts
     evaluation_fonts = fonts(evaluation, "letters") | fonts(evaluation, "digit_like_letters")
     assert not evaluation_fonts & training_fonts
-    if rendered.font_files(rendered.EVAL_LETTER_FONT_DIRS)["regular"]:  # DejaVu installed (CI)
+    if font_files(EVAL_LETTER_FONT_DIRS)["regular"]:  # DejaVu installed (CI)
         assert not any(f.startswith("Liberation") for f in evaluation_fonts)
     shape_names = {s.detail.split()[0] for s in train + val if s.category == "shapes"}
     assert shape_names == set(TRAIN_SHAPES)
@@ -116,7 +121,7 @@ def test_training_outliers_share_no_font_shape_or_seed_stream_with_the_evaluatio
     # no digit-like material is ever trained on
     assert {s.category for s in train} == set(OUTLIER_CATEGORIES)
     chars = {s.detail.split()[0] for s in train if s.category in ("letters", "symbols")}
-    assert not chars & set(rendered.DIGIT_LIKE_LETTERS + "0123456789")
+    assert not chars & set(DIGIT_LIKE_LETTERS + "0123456789")
     # noise and scribbles: same generators, other seed streams -> no image in common
     pages = {
         split: {np.asarray(s.image).tobytes() for s in samples if s.category in ("noise", "scribbles")}
@@ -127,8 +132,8 @@ def test_training_outliers_share_no_font_shape_or_seed_stream_with_the_evaluatio
 
 
 def test_liberation_fonts_are_kept_out_of_the_evaluation_letters():
-    evaluation = rendered.font_files(rendered.EVAL_LETTER_FONT_DIRS)
-    training = rendered.font_files(TRAIN_LETTER_FONT_DIRS)
+    evaluation = font_files(EVAL_LETTER_FONT_DIRS)
+    training = font_files(TRAIN_LETTER_FONT_DIRS)
     assert all(LIBERATION not in p for group in evaluation.values() for p in group)
     assert all(Path(p).parent == Path(LIBERATION) for group in training.values() for p in group)
 

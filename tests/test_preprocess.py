@@ -4,8 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from model import DEFAULT_WEIGHTS, load_weights
-from service.preprocess import (
+from mnist_mlp.data.preprocess import (
     BadImage,
     ImageTooLarge,
     NoDigitFound,
@@ -13,6 +12,7 @@ from service.preprocess import (
     preprocess,
     to_mnist_frame,
 )
+from mnist_mlp.model import DEFAULT_WEIGHTS, load_weights
 from tests.service_fixtures import RENDER_KINDS, drawn_digit, encode, mnist_test_set, render
 
 SAMPLE = 1000
@@ -148,7 +148,7 @@ def test_rerendered_mnist_agrees_with_raw_predictions(mlp, sample):
 
 def test_accuracy_through_http_matches_model(mlp, sample):
     """1,000 uploads through the Flask app: within 1 point of the model's accuracy on the raw images."""
-    from service import create_app
+    from mnist_mlp.service import create_app
 
     x, y, blobs = sample
     client = create_app().test_client()

@@ -4,10 +4,10 @@ import json
 
 import pytest
 
-from data import train_val_split
-from model import DEFAULT_WEIGHTS, MLP
-from model.training import TrainConfig, evaluate, fit
-from scripts import evaluate as evaluate_cli
+from mnist_mlp.data import train_val_split
+from mnist_mlp.model import DEFAULT_WEIGHTS, MLP
+from mnist_mlp.model.training import TrainConfig, evaluate, fit
+from mnist_mlp.scripts import evaluate as evaluate_cli
 
 pytestmark = pytest.mark.slow
 

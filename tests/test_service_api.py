@@ -9,9 +9,9 @@ import pytest
 from openapi_spec_validator import validate
 from PIL import Image
 
-from model import DEFAULT_WEIGHTS, MLP, save_weights
-from service import StartupError, create_app
-from service.errors import REQUEST_ID_HEADER
+from mnist_mlp.model import DEFAULT_WEIGHTS, MLP, save_weights
+from mnist_mlp.service import StartupError, create_app
+from mnist_mlp.service.errors import REQUEST_ID_HEADER
 from tests.service_fixtures import drawn_digit, encode
 
 PNG = encode(drawn_digit())
@@ -70,7 +70,7 @@ def test_predict_json_image_and_images(client, prefix):
 
 
 def test_predict_prepared_input_flat_and_rows(client):
-    from service.preprocess import preprocess
+    from mnist_mlp.data.preprocess import preprocess
 
     x = preprocess(PNG)
     flat = client.post("/predict", json={"input": x.tolist()}).json
@@ -135,7 +135,7 @@ def test_not_found_and_method_not_allowed_are_json(client):
 
 def test_unexpected_fault_is_a_logged_json_500(app, caplog, monkeypatch):
     classifier = app.extensions["classifier"]
-    monkeypatch.setattr(classifier, "predict", lambda batch: 1 / 0)
+    monkeypatch.setattr(classifier, "answers", lambda batch: 1 / 0)
     response = app.test_client().post(
         "/predict", data=PNG, content_type="image/png", headers={REQUEST_ID_HEADER: "abc-1"}
     )

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from service import create_app
+from mnist_mlp.service import create_app
 from tests.service_fixtures import drawn_digit, encode
 
 CONTENT_TYPES = [

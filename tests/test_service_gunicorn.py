@@ -1,4 +1,4 @@
-"""The production server: `python -m service` as a subprocess, over real HTTP."""
+"""The production server: `mnist-serve` as a subprocess, over real HTTP."""
 
 import json
 import signal
@@ -87,7 +87,7 @@ def test_sigterm_shuts_down_cleanly(server):
     ],
 )
 def test_bad_configuration_is_one_line_and_nonzero(env, message):
-    proc = live_server.start(PORT=str(live_server.free_port()), **env)
+    proc = live_server.start({"PORT": str(live_server.free_port()), **env})
     _, stderr = proc.communicate(timeout=20)
     assert proc.returncode != 0
     assert stderr.strip() == message

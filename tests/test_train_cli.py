@@ -5,11 +5,11 @@ import sys
 import numpy as np
 import pytest
 
-from data.idx import write_idx
-from data.rendered import OUTLIER_CATEGORIES
-from model import load_weights
-from scripts import train
+from mnist_mlp.data.outliers import OUTLIER_CATEGORIES
+from mnist_mlp.model import load_weights
+from mnist_mlp.scripts import train
 from tests.conftest import REPO
+from tests.idx_files import write_idx
 
 PLAIN = ("--no-outlier-exposure",)  # digits only: no pool to render, seconds per test
 STEMS = (
@@ -35,7 +35,7 @@ def small_mnist(tmp_path_factory, mnist):
 
 def run_cli(*args):
     return subprocess.run(
-        [sys.executable, "-m", "scripts.train", *map(str, args)],
+        [sys.executable, "-m", "mnist_mlp.scripts.train", *map(str, args)],
         capture_output=True,
         text=True,
         cwd=REPO,
@@ -112,7 +112,7 @@ def test_a_diverging_run_stops_with_one_line_and_keeps_the_old_weights(small_mni
 
 
 def test_divergence_after_good_epochs_saves_the_best_of_them(small_mnist, tmp_path, monkeypatch):
-    from model import training
+    from mnist_mlp.model import training
 
     calls = {"n": 0}
     real = training.softmax_cross_entropy_

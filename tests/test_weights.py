@@ -6,7 +6,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from model import DEFAULT_WEIGHTS, MLP, WeightsError, load_weights, save_weights
+from mnist_mlp.model import DEFAULT_WEIGHTS, MLP, WeightsError, load_weights, save_weights
 
 
 def test_round_trip_keeps_every_parameter_and_the_metadata(tmp_path):

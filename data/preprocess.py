@@ -1,6 +1,6 @@
 """Image bytes -> the 28x28 input the network expects, made the way MNIST itself was made.
 
-    from service.preprocess import preprocess
+    from mnist_mlp.data.preprocess import preprocess
     x = preprocess(image_bytes)        # float32 (784,), 0 = background, 1 = ink
 
 This is the ONE preprocessing path: the HTTP API, the drawing page and the evaluation
@@ -17,7 +17,7 @@ scripts all call `preprocess`. Steps:
    ratio (anti-aliased), and paste into 28x28 so the centre of mass lands at the centre.
 
 Failures raise a subclass of `PreprocessError`; the API maps them to HTTP statuses.
-Only Pillow and NumPy are used, so this module imports cheaply anywhere.
+Only Pillow and NumPy are used: training, evaluation and the CLIs import it without Flask.
 """
 
 import io
@@ -25,7 +25,8 @@ import io
 import numpy as np
 from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
 
-SIDE = 28  # the network's input frame
+from ..model.contract import SIDE, as_inputs
+
 FIT = 20  # MNIST fits the digit's longer side into 20 px ...
 CENTRE = 14.0  # ... and puts its centre of mass at pixel index 14 (measured on the MNIST test set)
 FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP")
@@ -252,9 +253,8 @@ def _fit(ink):
         return ink
     # frombuffer: fromarray's generic checks cost more than this small resize.
     image = Image.frombuffer("L", (width, height), ink, "raw", "L", 0, 1)
-    # Bicubic's support widens with the reduction, so it anti-aliases too. On the rendered
-    # digits and the re-rendered MNIST uploads it scores as Lanczos did, at half the cost:
-    # Lanczos evaluates two sines per filter tap.
+    # Bicubic's support widens with the reduction, so it anti-aliases as Lanczos does,
+    # without Lanczos's two sines per filter tap.
     return _pixels(image.resize(size, Image.Resampling.BICUBIC))
 
 
@@ -268,5 +268,5 @@ def _centre(digit):
     top = min(max(round(CENTRE - float(row_mass @ LEVELS[:height]) / mass), 0), SIDE - height)
     left = min(max(round(CENTRE - float(col_mass @ LEVELS[:width]) / mass), 0), SIDE - width)
     frame = np.zeros((SIDE, SIDE), dtype=np.float32)
-    np.multiply(digit, np.float32(1 / 255), out=frame[top : top + height, left : left + width])
+    as_inputs(digit, out=frame[top : top + height, left : left + width])
     return frame

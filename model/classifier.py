@@ -1,17 +1,25 @@
-"""The loaded model: forward-only NumPy inference plus what the API reports about it."""
+"""The loaded model: forward-only inference turning network inputs into answers.
+
+    clf = Classifier("model/weights/mnist_mlp.npz")
+    clf.predict_proba(x)    # (N, 10) calibrated probabilities, for x (N, 784) in [0, 1]
+    clf.answers(x)          # [{"digit", "confidence", "probabilities", "uncertain"}, ...]
+
+The probabilities are softmax(logits / T) with the temperature T fitted on validation
+data and stored in the weights' metadata, like the "uncertain" threshold.
+"""
 
 import hashlib
 from pathlib import Path
 
 import numpy as np
 
-from model import WeightsError, load_weights
-from model.calibration import calibrated_probabilities, read_calibration
+from .calibration import calibrated_probabilities, is_uncertain, read_calibration
+from .contract import CLASSES, INPUTS
+from .weights import WeightsError, load_weights
 
 # Weights trained before calibration carry no threshold chosen on validation data; for
 # them a prediction is "uncertain" when the top digit gets less than even odds.
 FALLBACK_UNCERTAIN_THRESHOLD = 0.5
-INPUTS, CLASSES = 784, 10
 
 
 class Classifier:
@@ -31,54 +39,37 @@ class Classifier:
             self.temperature, threshold = read_calibration(self.metadata)
         except ValueError as exc:
             raise WeightsError(f"{path}: {exc}") from None
+        self.threshold_source = "weights metadata" if threshold is not None else "fallback"
         self.uncertain_threshold = FALLBACK_UNCERTAIN_THRESHOLD if threshold is None else threshold
 
     @property
     def layer_sizes(self):
         return self.mlp.layer_sizes
 
-    def probabilities(self, batch):
+    def predict_proba(self, batch):
         """Softmax of the temperature-scaled logits, (N, 10), for inputs (N, 784) in [0, 1]."""
         return calibrated_probabilities(
             self.mlp.forward(np.asarray(batch, dtype=np.float32)), self.temperature
         )
 
     def predict(self, batch):
+        """The digit (N,) with the highest probability for each input row."""
+        return self.mlp.forward(np.asarray(batch, dtype=np.float32)).argmax(axis=1)
+
+    def answers(self, batch):
         """One answer per input row: digit, confidence, probabilities, uncertain.
 
         Ten numbers per row are read in plain Python: cheaper than as many NumPy calls.
         """
         answers = []
-        for probs in self.probabilities(batch).tolist():
+        for probs in self.predict_proba(batch).tolist():
             confidence = max(probs)
             answers.append(
                 {
                     "digit": probs.index(confidence),
                     "confidence": round(confidence, 6),
                     "probabilities": [round(p, 6) for p in probs],
-                    "uncertain": confidence < self.uncertain_threshold,
+                    "uncertain": is_uncertain(confidence, self.uncertain_threshold),
                 }
             )
         return answers
-
-
-def prepared_inputs(values, shapes=((INPUTS,), (28, 28))):
-    """float32 (N, 784) from numbers a client prepared itself; ValueError says what is wrong.
-
-    `values` is a (nested) list of numbers in [0, 1] laid out as one of `shapes`; each
-    784 consecutive values are one image.
-    """
-    try:
-        array = np.array(values)
-    except (ValueError, TypeError):  # ragged nesting
-        raise ValueError("must be a list of numbers, not ragged") from None
-    if array.dtype.kind not in "iuf":
-        raise ValueError("must contain only numbers")
-    if array.shape not in shapes:
-        raise ValueError(
-            f"has shape {list(array.shape)}; expected {' or '.join(str(list(s)) for s in shapes)}"
-        )
-    array = array.astype(np.float32).reshape(-1, INPUTS)
-    if not (np.isfinite(array).all() and array.min() >= 0 and array.max() <= 1):
-        raise ValueError("values must be in [0, 1] (MNIST pixels / 255, white digit on black)")
-    return array
