@@ -1,0 +1,102 @@
+"""The layers import only downward: model <- data <- service / scripts, and nothing imports service.
+
+Two checks: every module's import statements (what the code says), and each layer imported
+in a fresh interpreter (what actually gets loaded, transitively).
+"""
+
+import ast
+import json
+import pkgutil
+import subprocess
+import sys
+
+import pytest
+
+import mnist_mlp
+
+LAYERS = ("model", "data", "service", "scripts")
+# What each layer may import from the project; `service` and `scripts` sit side by side.
+ALLOWED = {
+    "model": {"model"},
+    "data": {"model", "data"},
+    "service": {"model", "data", "service"},
+    "scripts": {"model", "data", "scripts"},
+}
+WEB = ("flask", "werkzeug", "gunicorn", "prometheus_client", "jinja2")
+# Modules that must load without the web stack (and, for model, without Pillow).
+FORBIDDEN_AT_RUN_TIME = {
+    "mnist_mlp.model": (*WEB, "PIL", "sklearn", "matplotlib", "mnist_mlp.data", "mnist_mlp.scripts"),
+    "mnist_mlp.model.classifier": (*WEB, "PIL", "mnist_mlp.data"),
+    "mnist_mlp.data": (*WEB, "mnist_mlp.service", "mnist_mlp.scripts"),
+    "mnist_mlp.data.preprocess": (*WEB, "mnist_mlp.service"),
+    "mnist_mlp.data.outliers": (*WEB, "mnist_mlp.service"),
+    "mnist_mlp.scripts.train": (*WEB, "mnist_mlp.service"),
+    "mnist_mlp.scripts.evaluate": (*WEB, "mnist_mlp.service"),
+    "mnist_mlp.scripts.eval_rendered": (*WEB, "mnist_mlp.service"),
+}
+
+
+def project_modules():
+    """(layer, module name, source path) of every module of the installed package."""
+    for layer in LAYERS:
+        package = __import__(f"mnist_mlp.{layer}", fromlist=["_"])
+        yield layer, package.__name__, package.__file__
+        for info in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
+            spec = info.module_finder.find_spec(info.name)
+            yield layer, info.name, spec.origin
+
+
+def imported_layers(name, path):
+    """The project layers that module `name` imports, absolute or relative."""
+    package = name if path.endswith("__init__.py") else name.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(open(path).read())):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            targets = [target]
+        elif isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        else:
+            continue
+        for target in targets:
+            parts = target.split(".")
+            if parts[0] == "mnist_mlp" and len(parts) > 1:
+                found.add(parts[1])
+    return found
+
+
+def test_the_package_is_one_namespace_with_four_layers():
+    assert mnist_mlp.__name__ == "mnist_mlp" and not getattr(mnist_mlp, "__file__", None)
+    modules = list(project_modules())
+    assert {layer for layer, _, _ in modules} == set(LAYERS)
+    assert len(modules) > 20
+
+
+@pytest.mark.parametrize(("layer", "name", "path"), list(project_modules()), ids=lambda v: str(v))
+def test_every_import_points_down(layer, name, path):
+    wrong = imported_layers(name, path) - ALLOWED[layer]
+    assert not wrong, f"{name} imports mnist_mlp.{sorted(wrong)}, above or beside its layer {layer!r}"
+
+
+@pytest.mark.parametrize("module", sorted(FORBIDDEN_AT_RUN_TIME))
+def test_importing_a_layer_in_a_fresh_interpreter_loads_nothing_above_it(module, tmp_path):
+    code = (
+        "import importlib, json, sys; importlib.import_module(sys.argv[1]); print(json.dumps([*sys.modules]))"
+    )
+    run = subprocess.run(
+        [sys.executable, "-I", "-c", code, module], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert run.returncode == 0, run.stderr
+    loaded = json.loads(run.stdout)
+    assert module in loaded
+    leaked = sorted(
+        name
+        for name in loaded
+        for forbidden in FORBIDDEN_AT_RUN_TIME[module]
+        if name == forbidden or name.startswith(forbidden + ".")
+    )
+    assert not leaked, f"importing {module} loads {leaked}"

@@ -1,0 +1,132 @@
+"""What `pip install` gives a user: the wheel holds one package, and it works from any folder.
+
+The wheel is built from this checkout and installed, with its runtime dependencies only,
+into a fresh virtual environment. It is then run from a folder holding `data.py`,
+`model.py`, `service.py` and `scripts.py` that fail on import: the generic names a user may
+have lying around must change nothing.
+"""
+
+import json
+import subprocess
+import sys
+import urllib.request
+import zipfile
+
+import pytest
+
+from mnist_mlp.scripts.serving import ServerFailed, free_port, stop, wait_ready
+from tests.conftest import REPO, skip_or_fail
+from tests.service_fixtures import drawn_digit, encode
+
+pytestmark = pytest.mark.packaging
+
+
+def run(*args, timeout=300, **kwargs):
+    return subprocess.run(args, capture_output=True, text=True, timeout=timeout, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory):
+    out = tmp_path_factory.mktemp("wheel")
+    built = run(sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(REPO))
+    if built.returncode != 0:
+        skip_or_fail(f"cannot build the wheel: {built.stderr.strip()[-500:]}")
+    (path,) = out.glob("mnist_mlp_service-*.whl")
+    return path
+
+
+@pytest.fixture(scope="module")
+def venv(tmp_path_factory, wheel):
+    folder = tmp_path_factory.mktemp("venv")
+    assert run(sys.executable, "-m", "venv", str(folder)).returncode == 0
+    installed = run(str(folder / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", str(wheel))
+    if installed.returncode != 0:
+        skip_or_fail(f"cannot install the wheel's dependencies: {installed.stderr.strip()[-500:]}")
+    return folder / "bin"
+
+
+@pytest.fixture
+def cluttered(tmp_path):
+    """A current folder whose generic module names would break a badly packaged project."""
+    for name in ("data", "model", "service", "scripts"):
+        (tmp_path / f"{name}.py").write_text(f"raise ImportError('the local {name}.py was imported')\n")
+    return tmp_path
+
+
+def test_the_wheel_installs_one_top_level_package(wheel):
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        (top_level,) = [n for n in names if n.endswith(".dist-info/top_level.txt")]
+        assert archive.read(top_level).decode().split() == ["mnist_mlp"]
+    packages = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
+    assert packages == {"mnist_mlp"}, packages
+    for data in (
+        "mnist_mlp/model/weights/mnist_mlp.npz",
+        "mnist_mlp/service/static/app.js",
+        "mnist_mlp/service/templates/index.html",
+        "mnist_mlp/service/openapi.json",
+        "mnist_mlp/scripts/samples/page-digit.png",
+    ):
+        assert data in names, f"{data} is not in the wheel"
+    assert not any(n.startswith("mnist_mlp/") and "/tests/" in n for n in names)
+
+
+def test_console_scripts_answer_help_and_version(venv, cluttered):
+    version = run(
+        str(venv / "python"),
+        "-c",
+        "from importlib.metadata import version; print(version('mnist-mlp-service'))",
+    )
+    for tool in ("mnist-train", "mnist-evaluate", "mnist-serve"):
+        helped = run(str(venv / tool), "--help", cwd=cluttered)
+        assert helped.returncode == 0 and "usage:" in helped.stdout, helped.stderr
+        shown = run(str(venv / tool), "--version", cwd=cluttered)
+        assert shown.returncode == 0 and shown.stdout.split() == [tool, version.stdout.strip()], shown
+    assert "(default: 10)" in run(str(venv / "mnist-train"), "--help", cwd=cluttered).stdout
+
+
+def test_tools_without_the_train_extra_say_how_to_install_it(venv, cluttered):
+    for tool in ("mnist-train", "mnist-evaluate"):
+        done = run(str(venv / tool), "--data-dir", str(cluttered), cwd=cluttered)
+        lines = done.stderr.strip().splitlines()
+        assert done.returncode == 1 and len(lines) == 1, done.stderr
+        assert lines[0].startswith(f"error: {tool} needs ") and "mnist-mlp-service[train]" in lines[0]
+
+
+def test_python_m_forms_and_the_benchmark_sample_work_installed(venv, cluttered):
+    for module in ("mnist_mlp.scripts.train", "mnist_mlp.scripts.eval_rendered", "mnist_mlp.service"):
+        done = run(str(venv / "python"), "-m", module, "--help", cwd=cluttered)
+        assert done.returncode == 0, done.stderr
+    sample = run(
+        str(venv / "python"),
+        "-c",
+        "from mnist_mlp.scripts.bench_service import PAGE_SAMPLE; print(len(PAGE_SAMPLE.read_bytes()))",
+        cwd=cluttered,
+    )
+    assert sample.returncode == 0 and int(sample.stdout) > 100, sample.stderr
+
+
+def test_the_installed_server_answers_predict(venv, cluttered):
+    port = free_port()
+    proc = subprocess.Popen(
+        [str(venv / "mnist-serve")],
+        cwd=cluttered,
+        env={"PATH": str(venv), "PORT": str(port), "WORKERS": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        try:
+            wait_ready(proc, base)
+        except ServerFailed as exc:
+            pytest.fail(f"{exc}: {stop(proc)[1][-2000:]}")
+        request = urllib.request.Request(
+            base + "/predict", data=encode(drawn_digit()), headers={"Content-Type": "image/png"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            answer = json.loads(response.read())
+        assert answer["digit"] == 1 and answer["model"].startswith("mnist-mlp-")
+    finally:
+        stop(proc)
