@@ -278,14 +278,20 @@ def test_image_is_small_and_serving_only(image):
 
 
 def test_package_data_is_installed(image):
-    """Weights, page templates, static files and openapi.json reach the installed package."""
-    patterns = ("model/weights/*.npz", "service/templates/*", "service/static/*", "service/openapi.json")
+    """Weights, page templates, static files, openapi.json and the benchmark sample reach mnist_mlp."""
+    patterns = (
+        "model/weights/*.npz",
+        "service/templates/*",
+        "service/static/*",
+        "service/openapi.json",
+        "scripts/samples/*.png",
+    )
     wanted = sorted(
         p.relative_to(REPO).as_posix() for pattern in patterns for p in REPO.glob(pattern) if p.is_file()
     )
     probe = (
         "import importlib.util, json, os, sys; from pathlib import Path;"
-        "root = Path(importlib.util.find_spec('model').origin).parents[1];"
+        "root = Path(importlib.util.find_spec('mnist_mlp.model').origin).parents[1];"
         "print(json.dumps([w for w in sys.argv[1:] if not (root / w).is_file()]))"
     )
     proc = _podman("run", "--rm", "--entrypoint", "python", image["id"], "-c", probe, *wanted, timeout=120)
