@@ -1,4 +1,4 @@
-# MNIST digit-classifier service: NumPy MLP behind Flask/gunicorn, shipped weights included.
+# MNIST digit-classifier service: NumPy MLP behind Flask and granian, shipped weights included.
 #
 #   docker build -t mnist-mlp-service:0.1.0 .
 #   (podman: podman build --format docker ... ; the OCI format would drop the HEALTHCHECK)
@@ -6,7 +6,7 @@
 #   own weights: -v "$PWD/my.npz:/weights/model.npz:ro" -e MODEL_PATH=/weights/model.npz
 #
 # Two stages: the builder installs the package and its runtime dependencies (numpy, flask,
-# pillow, gunicorn, prometheus-client; no extras) into a venv; the final stage is the slim
+# pillow, granian, prometheus-client; no extras) into a venv; the final stage is the slim
 # base plus that venv, run as an unprivileged user.
 
 # ---------------------------------------------------------------- builder
@@ -47,7 +47,7 @@ RUN pip install --no-deps . \
 FROM python:3.11-slim
 
 LABEL org.opencontainers.image.title="mnist-mlp-service" \
-      org.opencontainers.image.description="Handwritten-digit classifier: a NumPy MLP served by Flask/gunicorn" \
+      org.opencontainers.image.description="Handwritten-digit classifier: a NumPy MLP served by Flask and granian" \
       org.opencontainers.image.licenses="MIT"
 
 RUN groupadd --system --gid 10001 app \
@@ -58,8 +58,7 @@ COPY --from=builder /opt/venv /opt/venv
 
 # Same variables as outside the container; MODEL_PATH unset = the weights shipped in the package.
 # HOST=0.0.0.0: inside its own network namespace the server must answer the published port.
-# HOME=/tmp: the only writable place when the root filesystem is read-only (gunicorn >= 25 puts
-# its control socket under $HOME unless the service disables it).
+# HOME=/tmp: the only writable place when the root filesystem is read-only.
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -77,7 +76,7 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('PORT', '8000'), timeout=4)"]
 
-# gunicorn's master shuts down gracefully on SIGTERM; run with --init (docker/podman) so a
+# The server's master shuts down gracefully on SIGTERM; run with --init (docker/podman) so a
 # PID-1 init forwards signals and reaps processes.
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["python", "-m", "mnist_mlp.service"]

@@ -6,8 +6,10 @@
 This is the ONE preprocessing path: the HTTP API, the drawing page and the evaluation
 scripts all call `preprocess`. Steps:
 
-1. decode with Pillow (PNG, JPEG, GIF first frame, BMP, WebP), bounded by a pixel count
-   checked from the header before any pixel is decoded; apply the EXIF orientation;
+1. decode with Pillow (PNG, JPEG, GIF first frame, BMP, WebP) within a decode budget read
+   from the header before any pixel is decoded: a pixel count, the bytes of the decoded
+   image, the scans of a progressive JPEG, the size of an RLE-compressed BMP (Pillow
+   decodes those in Python); JPEGs decode reduced; apply the EXIF orientation;
 2. composite transparency over white, convert to 8-bit grayscale;
 3. make the digit light on dark: the background is the majority of the border pixels,
    so a light border means dark ink on paper and the image is inverted;
@@ -31,6 +33,14 @@ FIT = 20  # MNIST fits the digit's longer side into 20 px ...
 CENTRE = 14.0  # ... and puts its centre of mass at pixel index 14 (measured on the MNIST test set)
 FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP")
 MAX_PIXELS = 4096 * 4096
+# Decoded bytes allowed per image: what the full-size decode holds in memory. JPEGs are
+# exempt, as they decode reduced (draft); WebP decodes through several full-size RGBA
+# copies, hence its lower cap.
+MAX_DECODED_BYTES = 48 * 2**20
+MAX_DECODED_BYTES_WEBP = 16 * 2**20
+BYTES_PER_PIXEL = {"1": 1, "L": 1, "P": 1, "LA": 2, "PA": 2, "I;16": 2, "I;16B": 2, "I;16L": 2}  # else 4
+MAX_JPEG_SCANS = 32  # a progressive JPEG has about 10; each scan decodes the whole image again
+MAX_RLE_PIXELS = 256 * 256  # Pillow's RLE BMP decoder runs in Python, a few pixels per bytecode
 # Larger images are reduced before analysis: a digit must cover a fair share of a photo
 # to be readable anyway, and the array work stays in milliseconds.
 WORK_SIDE = 1024
@@ -42,6 +52,7 @@ SHADING_GRID = 32  # cells per side for the shading estimate
 SHADING_WINDOW = 7  # cells; wider than any stroke, narrower than the light falloff
 SHADING_OFFSET = 32  # levels kept below the paper estimate after shading removal
 BBOX_LEVEL = 0.1  # ink level that counts for the bounding box after the contrast stretch
+DEEP_MODES = ("I;16", "I;16B", "I;16L")
 LEVELS = np.arange(256, dtype=np.float64)  # the 8-bit gray levels, also used as pixel indices
 
 
@@ -70,6 +81,17 @@ def preprocess(image_bytes, max_pixels=MAX_PIXELS):
     return to_mnist_frame(to_gray(decode(image_bytes, max_pixels))).reshape(-1)
 
 
+def pixel_count(image_bytes):
+    """Width times height, from the header alone: what decoding the image would fill."""
+    if not image_bytes:
+        raise BadImage("empty image")
+    try:
+        width, height = _open(image_bytes, FORMATS).size
+    except UnidentifiedImageError:
+        raise _not_accepted(image_bytes) from None
+    return width * height
+
+
 def decode(image_bytes, max_pixels=MAX_PIXELS):
     """The first frame of an accepted image format, upright per its EXIF orientation."""
     if not image_bytes:
@@ -83,6 +105,7 @@ def decode(image_bytes, max_pixels=MAX_PIXELS):
         raise ImageTooLarge(f"image is {width}x{height} pixels; the limit is {max_pixels} pixels")
     if width < 1 or height < 1:
         raise BadImage("image has no pixels")
+    _check_decode_work(image, image_bytes)
     # JPEG can decode at 1/2, 1/4 or 1/8 scale directly: big photos cost a fraction to read.
     image.draft("RGB", (WORK_SIDE, WORK_SIDE))
     try:
@@ -93,8 +116,32 @@ def decode(image_bytes, max_pixels=MAX_PIXELS):
     except Exception as exc:  # truncated data, corrupt chunks, broken EXIF ...
         raise BadImage(f"cannot decode image ({type(exc).__name__}: {exc})") from None
     if max(image.size) > WORK_SIDE:
+        if image.mode in DEEP_MODES:
+            image = image.convert("I")  # Pillow resizes 32-bit integers, not 16-bit ones
         image.thumbnail((WORK_SIDE, WORK_SIDE), Image.Resampling.BOX)
     return image
+
+
+def _check_decode_work(image, image_bytes):
+    """ImageTooLarge when decoding the image would cost more than the budget allows."""
+    width, height = image.size
+    if image.format == "JPEG":
+        scans = image_bytes.count(b"\xff\xda")  # SOS markers: stuffing keeps 0xFF out of the coded data
+        if scans > MAX_JPEG_SCANS:
+            raise ImageTooLarge(f"JPEG has {scans} scans; the limit is {MAX_JPEG_SCANS}")
+        return
+    if image.tile and image.tile[0][0] == "bmp_rle" and width * height > MAX_RLE_PIXELS:
+        raise ImageTooLarge(
+            f"RLE-compressed BMP of {width}x{height} pixels; the limit is {MAX_RLE_PIXELS} pixels "
+            "(send it uncompressed or as PNG)"
+        )
+    limit = MAX_DECODED_BYTES_WEBP if image.format == "WEBP" else MAX_DECODED_BYTES
+    decoded = width * height * BYTES_PER_PIXEL.get(image.mode, 4)
+    if decoded > limit:
+        raise ImageTooLarge(
+            f"{image.format} of {width}x{height} pixels in mode {image.mode} decodes to {decoded} bytes; "
+            f"the limit is {limit} (send a smaller image)"
+        )
 
 
 def _open(image_bytes, formats):
@@ -120,7 +167,7 @@ def _not_accepted(image_bytes):
 
 def to_gray(image):
     """uint8 (H, W) gray levels (0 = black), transparency composited over white."""
-    if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
+    if image.mode in DEEP_MODES + ("I", "F"):
         # 16-bit and float grayscale: Pillow's convert("L") would clip instead of scaling.
         deep = np.asarray(image, dtype=np.float32)
         if deep.max() > 255:
@@ -265,6 +312,8 @@ def _centre(digit):
     row_mass = digit.sum(axis=1, dtype=np.float64)
     col_mass = digit.sum(axis=0, dtype=np.float64)
     mass = float(row_mass.sum())
+    if not mass:  # a few faint specks, lost when the image shrank to 20 px
+        raise NoDigitFound("no digit found: the ink is too small or too faint to survive the 20 px fit")
     top = min(max(round(CENTRE - float(row_mass @ LEVELS[:height]) / mass), 0), SIDE - height)
     left = min(max(round(CENTRE - float(col_mass @ LEVELS[:width]) / mass), 0), SIDE - width)
     frame = np.zeros((SIDE, SIDE), dtype=np.float32)

@@ -18,6 +18,9 @@ from .losses import log_softmax, softmax
 
 TEMPERATURE_KEY = "temperature"
 THRESHOLD_KEY = "uncertain_threshold"
+# fit_temperature searches [0.05, 20]; outside a wide margin around that, logits / T
+# overflow or every answer is uniform
+TEMPERATURE_RANGE = (1e-3, 1e3)
 
 _GOLDEN = (math.sqrt(5) - 1) / 2  # 0.618...: the golden-section step
 
@@ -179,12 +182,15 @@ def read_calibration(metadata):
 
     Weights trained before calibration existed have neither key: temperature 1.0 (plain
     softmax) and threshold None, meaning no calibrated threshold is known. Present values
-    must be finite numbers, T > 0 and the threshold in [0, 1]; otherwise ValueError.
+    must be finite numbers, T in TEMPERATURE_RANGE and the threshold in [0, 1]; otherwise ValueError.
     """
     temperature = metadata.get(TEMPERATURE_KEY, 1.0)
     threshold = metadata.get(THRESHOLD_KEY)
-    if not _is_number(temperature) or not temperature > 0:
-        raise ValueError(f"metadata {TEMPERATURE_KEY!r} must be a positive number, got {temperature!r}")
+    if not _is_number(temperature) or not TEMPERATURE_RANGE[0] <= temperature <= TEMPERATURE_RANGE[1]:
+        low, high = TEMPERATURE_RANGE
+        raise ValueError(
+            f"metadata {TEMPERATURE_KEY!r} must be a number from {low} to {high}, got {temperature!r}"
+        )
     if threshold is not None and (not _is_number(threshold) or not 0 <= threshold <= 1):
         raise ValueError(f"metadata {THRESHOLD_KEY!r} must be a number in [0, 1], got {threshold!r}")
     return float(temperature), None if threshold is None else float(threshold)

@@ -20,6 +20,7 @@ from .weights import WeightsError, load_weights
 # Weights trained before calibration carry no threshold chosen on validation data; for
 # them a prediction is "uncertain" when the top digit gets less than even odds.
 FALLBACK_UNCERTAIN_THRESHOLD = 0.5
+LOGIT_BOUND = 1e30  # far below float32's 3.4e38: no layer of the forward pass can overflow
 
 
 class Classifier:
@@ -41,6 +42,26 @@ class Classifier:
             raise WeightsError(f"{path}: {exc}") from None
         self.threshold_source = "weights metadata" if threshold is not None else "fallback"
         self.uncertain_threshold = FALLBACK_UNCERTAIN_THRESHOLD if threshold is None else threshold
+        self._check_answers(path)
+
+    def _check_answers(self, path):
+        """WeightsError unless every input in [0, 1] gets finite probabilities summing to 1.
+
+        Finite weights can still overflow float32 on the way (values near its limit), and a
+        temperature can still be degenerate: such weights would answer NaN, which is not
+        even JSON. With inputs in [0, 1] and ReLU outputs >= 0, |z_l| <= u_{l-1} max_j
+        sum_i |W_l[i, j]| + max |b_l| bounds every layer (u_0 = 1), so one pass over the
+        weights proves the logits finite for ALL inputs; a few probes then check the answers.
+        """
+        bound = 1.0
+        for w, b in zip(self.mlp.weights, self.mlp.biases):
+            bound = bound * float(np.abs(w, dtype=np.float64).sum(axis=0).max()) + float(np.abs(b).max())
+        probe = np.vstack([np.zeros(INPUTS), np.ones(INPUTS), np.random.default_rng(0).random((2, INPUTS))])
+        with np.errstate(all="ignore"):
+            probs = self.predict_proba(probe)
+        finite = bound / self.temperature < LOGIT_BOUND and np.isfinite(probs).all()
+        if not (finite and np.allclose(probs.sum(axis=1), 1, atol=1e-4)):
+            raise WeightsError(f"{path}: the weights can give non-finite answers (logits up to {bound:.3g})")
 
     @property
     def layer_sizes(self):

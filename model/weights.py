@@ -7,7 +7,9 @@ training settings, accuracies, created-at, project version, and anything else gi
 
 import io
 import json
+import math
 import os
+import stat
 import tempfile
 import zipfile
 import zlib
@@ -18,6 +20,8 @@ import numpy as np
 from .mlp import MLP
 
 FORMAT = "mnist-mlp-npz/1"
+MAX_ARRAY_ELEMENTS = 16 * 2**20  # per weight matrix: 64 MiB of float32, far above 784 x 128
+MAX_METADATA_CHARS = 2**20
 ACTIVATION = "relu"
 OUTPUT = "softmax"
 
@@ -85,23 +89,35 @@ def _fsync_dir(folder):
 
 
 def load_weights(path):
-    """(MLP, metadata) from an `.npz`; WeightsError naming the file and the fault otherwise."""
+    """(MLP, metadata) from an `.npz`; WeightsError naming the file and the fault otherwise.
+
+    Nothing is allocated before the file is known to be a regular file whose members
+    declare (in their .npy headers) float32 arrays of bounded size and a bounded metadata
+    string: a hostile file cannot hang the reader (a FIFO) or claim terabytes.
+    """
     path = Path(path)
 
     def fail(problem):
         return WeightsError(f"{path}: {problem}")
 
     try:
-        zipfile.ZipFile(path).close()  # np.load would take a non-zip file for a pickle and say so
+        mode = path.stat().st_mode
+        if stat.S_ISDIR(mode):
+            raise fail("is a directory, not a weights file")
+        if not stat.S_ISREG(mode):
+            raise fail("is not a regular file (a FIFO, socket or device)")
+        with zipfile.ZipFile(path) as archive:  # np.load would take a non-zip file for a pickle
+            for member in archive.infolist():
+                _check_member_header(archive, member, fail)
         with np.load(path, allow_pickle=False) as npz:
             arrays = {name: npz[name] for name in npz.files}
     except FileNotFoundError:
         raise fail("no such file") from None
-    except IsADirectoryError:
-        raise fail("is a directory, not a weights file") from None
     except PermissionError:
         raise fail("permission denied") from None
     except ValueError as exc:
+        if isinstance(exc, WeightsError):
+            raise
         if "pickle" in str(exc):
             raise fail("contains pickled objects, which are refused (allow_pickle=False)") from None
         raise fail(f"not a readable .npz file ({exc})") from None
@@ -134,6 +150,29 @@ def load_weights(path):
         model.weights[layer][...] = arrays[f"W{layer}"]
         model.biases[layer][...] = arrays[f"b{layer}"]
     return model, meta
+
+
+def _check_member_header(archive, member, fail):
+    """WeightsError unless the member's .npy header declares an array this format allows."""
+    name = member.filename.removesuffix(".npy")
+    with archive.open(member) as stream:
+        version = np.lib.format.read_magic(stream)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(stream)
+        elif version == (2, 0):
+            shape, _, dtype = np.lib.format.read_array_header_2_0(stream)
+        else:
+            raise fail(f"member {name} has .npy format version {version}, not 1.0 or 2.0")
+    if name == "metadata":
+        if dtype.kind != "U" or shape != () or dtype.itemsize > 4 * MAX_METADATA_CHARS:
+            raise fail(f"'metadata' must be a JSON string of at most {MAX_METADATA_CHARS} characters")
+        return
+    if dtype != np.float32:
+        raise fail(f"array {name} has dtype {dtype}, expected float32")
+    if len(shape) not in (1, 2):
+        raise fail(f"array {name} has shape {shape}, expected a matrix or a vector")
+    if math.prod(shape) > MAX_ARRAY_ELEMENTS:
+        raise fail(f"array {name} declares shape {shape}, more than {MAX_ARRAY_ELEMENTS} values")
 
 
 def _metadata(arrays, fail):

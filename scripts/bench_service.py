@@ -1,4 +1,4 @@
-"""Benchmark the service: gunicorn over HTTP, then preprocessing and forward in-process.
+"""Benchmark the service: granian over HTTP, then preprocessing and forward in-process.
 
     python -m mnist_mlp.scripts.bench_service [--seconds 3] [--workers 2] [--data-dir DIR]
 
@@ -187,7 +187,7 @@ def main():
     cli = parser("bench-service", __doc__)
     cli.add_argument("--seconds", type=float, default=3.0, help="load time per route and level")
     cli.add_argument("--turns", type=int, default=6, help="slices per route and level, taken in turn")
-    cli.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    cli.add_argument("--workers", type=int, default=2, help="server workers")
     cli.add_argument("--model-path", default=str(DEFAULT_WEIGHTS), help="weights file to serve")
     add_data_options(cli)
     args = cli.parse_args()
@@ -211,7 +211,7 @@ def main():
     finally:
         stop(proc, timeout=15)
 
-    print(f"gunicorn, {args.workers} workers, {args.seconds:g} s per route and level in {args.turns} turns")
+    print(f"granian, {args.workers} workers, {args.seconds:g} s per route and level in {args.turns} turns")
     print(f"PNG sizes: {', '.join(f'{name} {len(png)} bytes' for name, png in pngs.items())}")
     print("cpu ms: the workers' CPU time per request; the client runs on the same cores")
     print(f"{'conc':>4} {'route':<20} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'cpu ms':>7} {'errors':>6}")

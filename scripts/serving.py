@@ -3,7 +3,9 @@
 Used by the service benchmark and the tests that talk HTTP to the real server.
 """
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -32,6 +34,7 @@ def start(env=None, stdout=subprocess.PIPE, stderr=subprocess.PIPE, args=(), cwd
         stderr=stderr,
         text=True,
         cwd=cwd,
+        start_new_session=True,  # its workers too can then be stopped as one process group
     )
 
 
@@ -51,11 +54,16 @@ def wait_ready(proc, base, timeout=30.0):
 
 
 def stop(proc, timeout=10):
-    """SIGTERM, then SIGKILL if it has not exited within `timeout` seconds; what it printed."""
+    """SIGTERM, then SIGKILL to the whole process group if it has not exited within `timeout`
+    seconds; what it printed (workers left behind would hold its output pipes open)."""
     if proc.poll() is None:
         proc.terminate()
     try:
         return proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        proc.kill()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
         return proc.communicate()
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # any worker that outlived its master

@@ -1,7 +1,7 @@
 """The MNIST digit-classifier web service.
 
     flask --app mnist_mlp.service run    # development server
-    mnist-serve                          # production: gunicorn, $PORT, $WORKERS, $MODEL_PATH
+    mnist-serve                          # production: granian, $HOST, $PORT, $WORKERS, $MODEL_PATH
 
 `create_app(config=None)` builds the app: settings from `config.DEFAULTS`, overridden by
 environment variables, overridden by the `config` mapping. The weights are loaded once
@@ -38,9 +38,10 @@ def create_app(config=None):
     # Imported here, not at the top: prometheus_client fixes its storage (in-process or
     # multiprocess files) when first imported, and `mnist-serve` must set
     # PROMETHEUS_MULTIPROC_DIR before that happens.
-    from . import errors, health, metrics, page, predict, v2
+    from . import cors, errors, health, metrics, page, predict, v2
 
     errors.init_app(app)
+    cors.init_app(app, settings["CORS_ORIGINS"])
     metrics.init_app(app, classifier)
     for blueprint in (health.bp, predict.bp, v2.bp, page.bp):
         app.register_blueprint(blueprint)
@@ -49,11 +50,8 @@ def create_app(config=None):
 
 
 def _warm_up(classifier):
-    """Run one prediction so Pillow's plugins and NumPy's code paths are loaded now.
-
-    Under gunicorn this happens in the master before forking: otherwise each worker's
-    first request would pay about 100 ms of lazy imports.
-    """
+    """Run one prediction so Pillow's plugins and NumPy's code paths are loaded now:
+    otherwise each worker's first request would pay about 100 ms of lazy imports."""
     image = Image.new("L", (28, 28), 255)
     ImageDraw.Draw(image).line([(14, 4), (14, 24)], fill=0, width=3)
     buffer = io.BytesIO()

@@ -1,92 +1,172 @@
-"""`mnist-serve` (or `python -m mnist_mlp.service`): the production server, gunicorn with our app.
+"""`mnist-serve` (or `python -m mnist_mlp.service`): the production server, granian with our app.
 
-    HOST=127.0.0.1 PORT=8000 WORKERS=2 MODEL_PATH=path/to/weights.npz mnist-serve
+    HOST=127.0.0.1 PORT=8000 WORKERS=2 MODEL_PATH=path/to/weights.npz mnist-serve [granian options]
 
-The app, and so the weights, are built in the master before any worker is forked
-(preloading): a bad weights file stops start-up with one line on stderr and exit
-status 2, never a half-working server, and the workers share the loaded pages.
+Start-up, in the master: the settings are checked, the app is built once in a short-lived
+child process (a weights file or setting that cannot work stops start-up here, with one
+line on stderr and exit status 2, before anything listens), and the address is tried.
+Then granian's workers each build the app (edge.serve_app) behind its Rust HTTP core.
+The master itself never imports NumPy or Flask, so it stays small.
+
+Options after the settings are granian's own (`mnist-serve --server-help` lists them) and
+override ours; so do GRANIAN_* environment variables.
 """
 
 import argparse
-import gc
+import json
 import os
 import shutil
+import socket
 import sys
 import tempfile
 from pathlib import Path
 
-from gunicorn.app.base import BaseApplication
-
 from ..model.version import project_version
-from .config import DEFAULTS, StartupError, load_settings
+from .config import DEFAULTS, StartupError, graceful_timeout, load_settings
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
-ACCESS_LOG_FORMAT = "%(m)s %(U)s %(s)s %(M)sms rid=%({x-request-id}o)s"
-
-
-class Server(BaseApplication):
-    """gunicorn running an already-built WSGI app with settings given as a dict."""
-
-    def __init__(self, app, options):
-        self.application = app
-        self.options = options
-        super().__init__()
-
-    def load_config(self):
-        for key, value in self.options.items():
-            self.cfg.set(key, value)
-
-    def load(self):
-        return self.application
+APP_FACTORY = "mnist_mlp.service.edge:serve_app"
 
 
 def parse_args(argv=None):
-    settings = "\n".join(f"  {key:<20} default {value}" for key, value in DEFAULTS.items())
+    settings = "\n".join(f"  {key:<20} default {value!r}" for key, value in DEFAULTS.items())
     parser = argparse.ArgumentParser(
         prog="mnist-serve",
-        description="Serve the digit classifier's page and API with gunicorn. "
-        "It is configured by environment variables:",
-        epilog=settings + "\n  PROMETHEUS_MULTIPROC_DIR (default: a private temporary folder)",
+        description="Serve the digit classifier's page and API with granian. "
+        "Configured by environment variables; any other options are passed to granian.",
+        epilog=f"environment variables:\n{settings}\n  {MULTIPROC_ENV:<20} default: a private temp folder",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {project_version()}")
-    return parser.parse_args(argv)
+    parser.add_argument("--server-help", action="store_true", help="list granian's own options")
+    return parser.parse_known_args(argv)
 
 
 def main(argv=None):
-    parse_args(argv)
-    metrics_dir, owned = None, False
+    args, server_options = parse_args(argv)
+    if args.server_help:
+        return _granian(["--help"])
+    scratch = []  # folders this run made, removed however it ends
     try:
         settings = load_settings()
-        metrics_dir, owned = _metrics_dir()
-        from . import create_app  # after the metrics dir is set: see create_app
-
-        app = create_app()
+        _check_app()
+        _check_address(settings["HOST"], settings["PORT"])
+        options = _options(settings)
+        if _metrics_dir():
+            scratch.append(os.environ[MULTIPROC_ENV])
+        if settings["LOG_FORMAT"] == "json":
+            scratch.append(tempfile.mkdtemp(prefix="mnist-serve-"))
+            options += ["--log-config", str(_json_log_config(Path(scratch[-1])))]
+        return _granian(options + server_options)
     except StartupError as exc:
-        if owned:
-            shutil.rmtree(metrics_dir, ignore_errors=True)
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    # The app's tens of thousands of long-lived objects (modules, Flask, NumPy, Pillow,
-    # the weights) leave the garbage collector's view before the fork, as the gc docs
-    # advise for pre-forking servers: a worker's collections then scan only what its
-    # requests allocate, and never write to the pages it shares with the master.
-    gc.freeze()
-    Server(app, _gunicorn_options(settings, metrics_dir, owned)).run()
+    finally:
+        for folder in scratch:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _options(settings):
+    """granian's command line for our app and settings."""
+    return [
+        "--interface", "rsgi",
+        "--http", "1",
+        "--no-ws",
+        "--host", settings["HOST"],
+        "--port", str(settings["PORT"]),
+        "--workers", str(settings["WORKERS"]),
+        "--http1-header-read-timeout", str(round(settings["HEADER_TIMEOUT"] * 1000)),
+        "--respawn-failed-workers",
+        "--respawn-interval", "0.5",
+        # SIGTERM: the workers stop accepting and finish what they accepted, up to the
+        # longest request the body timeout and the request budget allow
+        "--workers-kill-timeout", str(max(1, round(graceful_timeout(settings)))),
+        "--no-access-log",  # the edge writes its own, escaped
+        "--factory",
+        APP_FACTORY,
+    ]  # fmt: skip
+
+
+def _json_log_config(folder):
+    """A logging dictConfig file for granian's own lines, as JSON objects like ours, on stderr."""
+    fields = {"time": "asctime", "event": None, "level": "levelname", "logger": "name", "message": "message"}
+    line = json.dumps({k: f"%({v})s" if v else "log" for k, v in fields.items()})
+    config = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"format": line}},
+        "handlers": {
+            "stderr": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}
+        },
+        "loggers": {"granian": {"handlers": ["stderr"], "level": "INFO", "propagate": False}},
+    }
+    path = folder / "granian-logging.json"
+    path.write_text(json.dumps(config))
+    return path
+
+
+def _granian(argv):
+    from granian.cli import cli
+
+    try:
+        cli.main(args=argv, prog_name="mnist-serve", auto_envvar_prefix="GRANIAN", standalone_mode=False)
+    except SystemExit as exc:
+        return exc.code or 0
+    except Exception as exc:  # click's usage errors, granian's fatal start-up errors
+        raise StartupError(f"the server could not start: {exc}") from None
     return 0
 
 
+def _check_app():
+    """Build the app once in a child process; StartupError with its one-line reason if it cannot be.
+
+    The child pays NumPy, Flask and the weights; the master, which only supervises, does not.
+    """
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report and leave, never return into the caller
+        os.close(read_end)
+        status, message = 0, b""
+        try:
+            from . import create_app
+
+            create_app()
+        except StartupError as exc:
+            status, message = 2, str(exc).encode()
+        except BaseException as exc:
+            status, message = 1, f"{type(exc).__name__}: {exc}".encode()
+        os.write(write_end, message)
+        os._exit(status)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        message = pipe.read().decode(errors="replace")
+    _, status = os.waitpid(pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise StartupError(message or f"the app could not be built (child status {status})")
+
+
+def _check_address(host, port):
+    """StartupError in one line when the address cannot be listened on (in use, not ours, bad name)."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, port))
+    except OSError as exc:
+        raise StartupError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
 def _metrics_dir():
-    """(folder for prometheus_client's multiprocess files, whether we created it).
+    """Set up the folder for prometheus_client's multiprocess files; True if this run made it.
 
     Files of an earlier run would be summed into this run's figures, so a given folder
-    is emptied; without one, a private temporary folder is made and removed at exit.
+    is emptied; without one, a private temporary folder is made, removed at exit.
+    The workers inherit the variable, and prometheus_client reads it when first imported.
     """
     given = os.environ.get(MULTIPROC_ENV)
     if not given:
-        folder = tempfile.mkdtemp(prefix="mnist-metrics-")
-        os.environ[MULTIPROC_ENV] = folder
-        return folder, True
+        os.environ[MULTIPROC_ENV] = tempfile.mkdtemp(prefix="mnist-metrics-")
+        return True
     folder = Path(given)
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -94,42 +174,7 @@ def _metrics_dir():
             stale.unlink()
     except OSError as exc:
         raise StartupError(f"{MULTIPROC_ENV}={given}: {exc.strerror}") from None
-    return given, False
-
-
-def _bind(host, port):
-    """gunicorn's address: an IPv6 literal goes in brackets."""
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-def _gunicorn_options(settings, metrics_dir, owned):
-    from prometheus_client import multiprocess
-
-    def child_exit(server, worker):
-        multiprocess.mark_process_dead(worker.pid)  # drops the dead worker's live gauges
-
-    def on_exit(server):
-        if owned:
-            shutil.rmtree(metrics_dir, ignore_errors=True)
-
-    options = {
-        "bind": _bind(settings["HOST"], settings["PORT"]),
-        "workers": settings["WORKERS"],
-        "worker_class": "sync",
-        "preload_app": True,
-        "timeout": 30,
-        "graceful_timeout": 5,  # SIGTERM: finish in-flight requests, then go
-        "accesslog": "-",  # one line per request on stdout; bodies are never logged
-        "access_log_format": ACCESS_LOG_FORMAT,
-        "errorlog": "-",
-        # gunicorn's control socket defaults to one path per user: servers side by side would clash.
-        "control_socket_disable": True,
-        "child_exit": child_exit,
-        "on_exit": on_exit,
-    }
-    if os.path.isdir("/dev/shm"):
-        options["worker_tmp_dir"] = "/dev/shm"  # heartbeat files off a possibly slow disk
-    return options
+    return False
 
 
 if __name__ == "__main__":

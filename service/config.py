@@ -1,21 +1,42 @@
-"""Settings: defaults, overridden by environment variables, overridden by `create_app(config)`."""
+"""Settings: defaults, overridden by environment variables, overridden by `create_app(config)`.
+
+Every value is checked here, once, so that a bad one stops start-up with one line.
+"""
 
 import os
 
 from ..data.preprocess import MAX_PIXELS
 from ..model import DEFAULT_WEIGHTS
+from .logs import LOG_FORMATS
 
 DEFAULTS = {
     "MODEL_PATH": str(DEFAULT_WEIGHTS),
+    "HOST": "127.0.0.1",  # loopback unless told otherwise; the container image sets 0.0.0.0
+    "PORT": 8000,
+    "WORKERS": 2,
     # Whole request body, in bytes. Base64 JSON is 4/3 of the image, hence the headroom.
     "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
     "MAX_PIXELS": MAX_PIXELS,  # per decoded image, checked from the header before decoding
     "MAX_BATCH": 64,  # images (or prepared inputs) per request
-    "HOST": "127.0.0.1",  # loopback unless told otherwise; the container image sets 0.0.0.0
-    "PORT": 8000,
-    "WORKERS": 2,
+    "MAX_BATCH_PIXELS": 2 * MAX_PIXELS,  # decoded pixels of all the images of one request
+    "HEADER_TIMEOUT": 5.0,  # seconds for a client to send its request line and headers
+    "BODY_TIMEOUT": 10.0,  # seconds for a client to send its whole body
+    "REQUEST_BUDGET": 10.0,  # seconds of work on one request before it is answered 503
+    "LOG_FORMAT": "text",  # or "json": one JSON object per line, with a timestamp
+    "CORS_ORIGINS": "",  # comma-separated origins allowed to call the API from a browser; none by default
 }
-INT_SETTINGS = ("MAX_CONTENT_LENGTH", "MAX_PIXELS", "MAX_BATCH", "PORT", "WORKERS")
+# name -> (type, lowest, highest)
+RANGES = {
+    "PORT": (int, 1, 65535),
+    "WORKERS": (int, 1, 64),
+    "MAX_CONTENT_LENGTH": (int, 1, 2**31),
+    "MAX_PIXELS": (int, 1, 2**31),
+    "MAX_BATCH": (int, 1, 10_000),
+    "MAX_BATCH_PIXELS": (int, 1, 2**33),
+    "HEADER_TIMEOUT": (float, 0.001, 60.0),
+    "BODY_TIMEOUT": (float, 0.001, 3600.0),
+    "REQUEST_BUDGET": (float, 0.001, 3600.0),
+}
 
 
 class StartupError(RuntimeError):
@@ -23,21 +44,33 @@ class StartupError(RuntimeError):
 
 
 def load_settings(overrides=None, environ=None):
-    """DEFAULTS <- environment variables of the same names <- `overrides`."""
+    """DEFAULTS <- environment variables of the same names <- `overrides`, each value checked."""
     environ = os.environ if environ is None else environ
     settings = dict(DEFAULTS)
     settings.update({key: environ[key] for key in DEFAULTS if environ.get(key)})
     settings.update(overrides or {})
-    for key in INT_SETTINGS:
-        settings[key] = _positive_int(key, settings[key])
+    for key, (kind, low, high) in RANGES.items():
+        settings[key] = _number(key, settings[key], kind, low, high)
+    if settings["LOG_FORMAT"] not in LOG_FORMATS:
+        raise StartupError(
+            f"LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, got {settings['LOG_FORMAT']!r}"
+        )
+    if isinstance(settings["CORS_ORIGINS"], str):
+        settings["CORS_ORIGINS"] = tuple(o.strip() for o in settings["CORS_ORIGINS"].split(",") if o.strip())
     return settings
 
 
-def _positive_int(key, value):
+def graceful_timeout(settings):
+    """Seconds a stopping server gives its accepted requests: the longest one the limits allow."""
+    return settings["BODY_TIMEOUT"] + settings["REQUEST_BUDGET"] + 5
+
+
+def _number(key, value, kind, low, high):
     try:
-        number = int(value)
+        number = kind(value)
     except (TypeError, ValueError):
-        raise StartupError(f"{key} must be a positive integer, got {value!r}") from None
-    if number < 1:
-        raise StartupError(f"{key} must be a positive integer, got {value!r}")
+        number = None
+    if number is None or not low <= number <= high or (kind is int and isinstance(value, float)):
+        what = "an integer" if kind is int else "a number"
+        raise StartupError(f"{key} must be {what} from {low:g} to {high:g}, got {value!r}")
     return number

@@ -1,15 +1,21 @@
-"""JSON errors for every failure: {"error": {"code": ..., "message": ...}} with the right status.
+"""JSON errors for every failure, one shape per API family, with the right status.
+
+    /v2/...      {"error": "<message>"}                          (the Open Inference Protocol's)
+    the rest     {"error": {"code": "<code>", "message": "<message>"}}
 
 Views raise `ApiError`; preprocessing errors and Werkzeug's HTTP errors (404, 405, 413
-from MAX_CONTENT_LENGTH ...) are translated here. Anything else is a bug: it is logged
-with the request id and answered with a JSON 500, and the worker keeps serving.
+from MAX_CONTENT_LENGTH ...) are translated here, and the HTTP edge (edge.py) uses the
+same `payload` for what it refuses before the app runs. Anything else is a bug: it is
+logged with the request id and answered with a JSON 500, and the worker keeps serving.
+Every response carries the request id and `X-Content-Type-Options: nosniff`.
 """
 
+import json
 import logging
 import re
 import uuid
 
-from flask import g, jsonify, request
+from flask import current_app, g, request
 from werkzeug.exceptions import HTTPException
 
 from ..data.preprocess import BadImage, ImageTooLarge, NoDigitFound, PreprocessError, UnsupportedImage
@@ -40,8 +46,15 @@ def from_preprocess(exc, prefix=""):
     return ApiError(status, code, f"{prefix}{exc}")
 
 
+def payload(path, code, message):
+    """The JSON error body, as bytes, in the shape of the API family that `path` belongs to."""
+    if path == "/v2" or path.startswith("/v2/"):
+        return json.dumps({"error": message}, separators=(",", ":")).encode()
+    return json.dumps({"error": {"code": code, "message": message}}, separators=(",", ":")).encode()
+
+
 def error_response(status, code, message, headers=None):
-    response = jsonify(error={"code": code, "message": message})
+    response = current_app.response_class(payload(request.path, code, message), mimetype="application/json")
     response.status_code = status
     response.headers.update(headers or {})
     return response
@@ -68,6 +81,7 @@ def _assign_request_id():
 
 def _echo_request_id(response):
     response.headers[REQUEST_ID_HEADER] = request_id()
+    response.headers["X-Content-Type-Options"] = "nosniff"
     return response
 
 
@@ -83,5 +97,6 @@ def _http_error(exc):
 
 
 def _unexpected(exc):
+    # logs.configure escapes the client-controlled method and path in this line
     log.exception("unexpected error (request id %s) on %s %s", request_id(), request.method, request.path)
     return error_response(500, "internal_error", f"internal error; request id {request_id()}")

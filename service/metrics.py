@@ -1,4 +1,8 @@
-"""Prometheus metrics: requests by route and status, latency, predictions per digit, model info.
+"""Prometheus metrics: requests by route, method and status, latency, predictions per digit,
+their confidence and the share answered "uncertain", model info.
+
+Every label value comes from a fixed set (routes from the URL map, methods from
+METHODS, digits 0-9), so no request can create a new time series.
 
 Under gunicorn (`mnist-serve`) PROMETHEUS_MULTIPROC_DIR is set before this module is
 imported, so prometheus_client keeps every value in per-process files there and a scrape
@@ -30,7 +34,14 @@ LATENCY = Histogram(
     ["route"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0),
 )
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 PREDICTIONS = Counter("mnist_predictions", "Digits predicted", ["digit"])
+CONFIDENCE = Histogram(
+    "mnist_prediction_confidence",
+    "Calibrated top probability of each prediction",
+    buckets=(0.3, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 0.98, 0.99, 0.999, 1.0),
+)
+UNCERTAIN = Counter("mnist_predictions_uncertain", "Predictions answered uncertain (below the threshold)")
 # One child per digit, made once: each digit's series exists from the start (at 0), and
 # a request only increments, without labels()'s lookup.
 DIGIT_COUNTERS = [PREDICTIONS.labels(digit=str(digit)) for digit in range(10)]
@@ -46,8 +57,12 @@ def init_app(app, classifier):
 
 
 def count_predictions(answers):
+    """Count answers: {"digit", "confidence", "uncertain"} each."""
     for answer in answers:
         DIGIT_COUNTERS[answer["digit"]].inc()
+        CONFIDENCE.observe(answer["confidence"])
+        if answer["uncertain"]:
+            UNCERTAIN.inc()
 
 
 @bp.get("/metrics")
@@ -67,7 +82,8 @@ def _start_timer():
 def _record(response):
     # The rule, not the path: unknown paths must not create one time series each.
     route = request.url_rule.rule if request.url_rule else "unmatched"
-    REQUESTS.labels(route=route, method=request.method, status=str(response.status_code)).inc()
+    method = request.method if request.method in METHODS else "other"
+    REQUESTS.labels(route=route, method=method, status=str(response.status_code)).inc()
     if "started" in g:
         LATENCY.labels(route=route).observe(time.perf_counter() - g.started)
     return response

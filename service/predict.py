@@ -13,13 +13,15 @@ batch (several files, "images" or "inputs") answers {"predictions": [...], "mode
 import base64
 import binascii
 import io
+import time
 
 import numpy as np
 from flask import Blueprint, current_app, jsonify, request
 from PIL import Image
 
-from ..data.preprocess import PreprocessError, preprocess
+from ..data.preprocess import PreprocessError, pixel_count, preprocess
 from ..model.contract import SIDE, prepared_inputs, to_pixels
+from .bodies import json_body
 from .errors import ApiError, from_preprocess
 from .metrics import count_predictions
 
@@ -78,7 +80,7 @@ def _inputs():
 
 
 def _json_inputs():
-    body = request.get_json(silent=True)
+    body = json_body()
     if not isinstance(body, dict):
         raise ApiError(400, "malformed_json", "the body must be a JSON object")
     fields = [name for name in JSON_FIELDS if name in body]
@@ -106,14 +108,39 @@ def _bounded(items):
 
 
 def _images(blobs, batch):
-    max_pixels = current_app.config["MAX_PIXELS"]
+    """Each image preprocessed, within the request's pixel and time budgets."""
+    config = current_app.config
+    deadline = time.monotonic() + config["REQUEST_BUDGET"]
+    if batch:
+        _check_batch_pixels(blobs, config["MAX_BATCH_PIXELS"])
     inputs = []
     for index, blob in enumerate(blobs):
+        if time.monotonic() > deadline:
+            raise ApiError(
+                503,
+                "time_budget_exceeded",
+                f"the request took longer than {config['REQUEST_BUDGET']:g} s after {index} of "
+                f"{len(blobs)} images; send fewer or smaller images",
+            )
         try:
-            inputs.append(preprocess(blob, max_pixels))
+            inputs.append(preprocess(blob, config["MAX_PIXELS"]))
         except PreprocessError as exc:
             raise from_preprocess(exc, prefix=f"image {index}: " if batch else "") from None
     return np.stack(inputs), batch
+
+
+def _check_batch_pixels(blobs, limit):
+    """413 when the images of a batch hold more pixels together than `limit`, before decoding any."""
+    total = 0
+    for index, blob in enumerate(blobs):
+        try:
+            total += pixel_count(blob)
+        except PreprocessError as exc:
+            raise from_preprocess(exc, prefix=f"image {index}: ") from None
+    if total > limit:
+        raise ApiError(
+            413, "batch_too_large", f"the batch holds {total} pixels in all; the limit is {limit} pixels"
+        )
 
 
 def _base64_image(value, where):

@@ -3,15 +3,17 @@
 Routes: GET /v2, /v2/health/live, /v2/health/ready, /v2/models/mnist, /v2/models/mnist/ready
 and POST /v2/models/mnist/infer with one FP32 tensor of shape [N, 784] or [N, 28, 28]
 holding MNIST pixels / 255. Outputs: "probabilities" (FP32 [N, 10]) and "digit" (INT64 [N]).
-Errors use the protocol's own shape, {"error": "<message>"}.
+Errors use the protocol's own shape, {"error": "<message>"}, for every status (errors.payload).
 """
 
 import math
 
 from flask import Blueprint, current_app, jsonify, request
 
+from ..model.calibration import is_uncertain
 from ..model.contract import CLASSES, INPUTS, SIDE, prepared_inputs
 from ..model.version import DISTRIBUTION, project_version
+from .bodies import json_body
 from .errors import ApiError
 from .metrics import count_predictions
 
@@ -20,11 +22,6 @@ bp = Blueprint("v2", __name__, url_prefix="/v2")
 MODEL_NAME = "mnist"
 OUTPUTS = ("probabilities", "digit")
 SHAPES = ((INPUTS,), (SIDE, SIDE))  # per item, after the batch dimension
-
-
-@bp.errorhandler(ApiError)
-def _error(exc):
-    return jsonify(error=exc.message), exc.status
 
 
 def _classifier(name):
@@ -77,14 +74,18 @@ def infer(name):
             415, "unsupported_media_type", "the binary tensor extension is not supported; send JSON"
         )
     # Clients differ in the content type they send: parse the body as JSON whatever it says.
-    body = request.get_json(force=True, silent=True)
+    body = json_body(force=True)
     if not isinstance(body, dict):
         raise ApiError(400, "bad_request", "the body must be a JSON inference request object")
     inputs = _tensor(body.get("inputs"))
     wanted = _requested_outputs(body.get("outputs"))
     probs = clf.predict_proba(inputs)
-    digits = probs.argmax(axis=1)
-    count_predictions({"digit": int(d)} for d in digits)
+    digits, confidence = probs.argmax(axis=1), probs.max(axis=1)
+    uncertain = is_uncertain(confidence, clf.uncertain_threshold)
+    count_predictions(
+        {"digit": int(d), "confidence": float(c), "uncertain": bool(u)}
+        for d, c, u in zip(digits, confidence, uncertain)
+    )
     tensors = {
         "probabilities": {"datatype": "FP32", "shape": list(probs.shape), "data": probs.ravel().tolist()},
         "digit": {"datatype": "INT64", "shape": [len(digits)], "data": digits.tolist()},

@@ -352,7 +352,7 @@ def test_processes_run_as_non_root(served):
     uids = json.loads(_podman("exec", served["id"], "python", "-c", probe).stdout.strip())
     assert uids and 0 not in uids, f"real uids inside the container: {uids}"
     top = _podman("top", served["id"], "user", "args", check=False).stdout
-    assert "gunicorn" in top or "service" in top, top
+    assert "granian" in top or "service" in top, top
 
 
 def test_healthcheck_reports_healthy(served):

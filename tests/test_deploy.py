@@ -189,7 +189,7 @@ def test_compose_file():
     api = services["api"]
     assert api["build"]["context"] == "."
     assert api["image"] == IMAGE
-    assert api.get("init") is True, "init: true so SIGTERM reaches gunicorn"
+    assert api.get("init") is True, "init: true so SIGTERM reaches the server"
     assert any(str(p).endswith(":8000") for p in api["ports"]), api["ports"]
     assert set(api.get("environment", {})) <= SERVICE_ENV, api.get("environment")
     assert api.get("read_only") is True and "/tmp" in api.get("tmpfs", [])
@@ -260,7 +260,7 @@ def test_deployment_is_hardened_and_probed():
     assert sc.get("allowPrivilegeEscalation") is False
     assert "ALL" in sc.get("capabilities", {}).get("drop", [])
 
-    # writable /tmp from an emptyDir (gunicorn's heartbeat files, metrics scratch, $HOME)
+    # writable /tmp from an emptyDir (metrics scratch, $HOME)
     volumes = {v["name"]: v for v in spec.get("volumes", [])}
     tmp = [m for m in container.get("volumeMounts", []) if m["mountPath"] == "/tmp"]
     assert tmp and "emptyDir" in volumes[tmp[0]["name"]], "mount an emptyDir at /tmp"

@@ -22,7 +22,7 @@ ALLOWED = {
     "service": {"model", "data", "service"},
     "scripts": {"model", "data", "scripts"},
 }
-WEB = ("flask", "werkzeug", "gunicorn", "prometheus_client", "jinja2")
+WEB = ("flask", "werkzeug", "granian", "prometheus_client", "jinja2")
 # Modules that must load without the web stack (and, for model, without Pillow).
 FORBIDDEN_AT_RUN_TIME = {
     "mnist_mlp.model": (*WEB, "PIL", "sklearn", "matplotlib", "mnist_mlp.data", "mnist_mlp.scripts"),

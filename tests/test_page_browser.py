@@ -1,6 +1,6 @@
 """The draw-a-digit page (GET /) in a real browser: Debian's chromium driven by Playwright (issue 5).
 
-The real server (`mnist-serve`, gunicorn) runs on a free port. MNIST test digits are
+The real server (`mnist-serve`, granian) runs on a free port. MNIST test digits are
 thinned to one-pixel skeletons, traced into pen strokes and drawn on the canvas with the
 mouse (and, in a 360x640 phone viewport, with touch events); the page's own live requests
 to /predict must name >= 90 % of them correctly. Clear, Undo, keyboard shortcuts, file

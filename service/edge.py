@@ -1,0 +1,163 @@
+"""The HTTP edge: granian's RSGI interface in front of the Flask (WSGI) app.
+
+granian's Rust core accepts connections, parses request lines and headers (with a read
+timeout) and holds idle keep-alive connections without any Python thread. `Edge` then
+reads each body asynchronously, bounded in bytes and in time, so a client that drips its
+body or never sends it ties up nothing but its own socket. Only a complete request
+reaches Flask, which runs inline in the worker's event loop, like a sync worker that
+never waits on the network:
+
+    socket --granian--> scope, proto --Edge.__rsgi__--> body <= MAX_CONTENT_LENGTH within
+    BODY_TIMEOUT --> WSGI environ --> Flask --> status, headers, bytes --> access log line
+
+What the edge refuses itself gets the same JSON error shape as the app (errors.payload).
+"""
+
+import asyncio
+import io
+import sys
+import time
+
+from .errors import payload
+from .logs import access_line
+
+JSON = "application/json"
+
+
+class Edge:
+    """An RSGI application serving the WSGI app `wsgi` (granian calls `__rsgi__`)."""
+
+    def __init__(self, wsgi, max_body, body_timeout, log_format="text", out=None):
+        self.wsgi = wsgi
+        self.max_body = max_body
+        self.body_timeout = body_timeout
+        self.log_format = log_format
+        self.out = out or sys.stdout
+
+    async def __rsgi__(self, scope, proto):
+        started = time.perf_counter()
+        status, headers, body = await self._respond(scope, proto)
+        proto.response_bytes(status, headers, body)
+        self._log(scope, status, headers, started)
+
+    async def _respond(self, scope, proto):
+        """(status, headers, body bytes) for one request."""
+        declared = scope.headers.get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_body):
+            return self._refusal(scope, 413, "request_too_large", self._too_large())
+        try:
+            async with asyncio.timeout(self.body_timeout):
+                body = await self._read_body(proto)
+        except TimeoutError:
+            message = f"the request body did not arrive within {self.body_timeout:g} s"
+            return self._refusal(scope, 408, "request_timeout", message)
+        except _TooLarge:
+            return self._refusal(scope, 413, "request_too_large", self._too_large())
+        except Exception as exc:  # granian's protocol errors: malformed chunks, a connection cut short
+            return self._refusal(scope, 400, "bad_request", f"the request body is malformed ({exc})")
+        return call_wsgi(self.wsgi, environ(scope, body))
+
+    async def _read_body(self, proto):
+        """The whole body, counted as it arrives: a chunked upload over the limit stops at the limit."""
+        parts, size = [], 0
+        async for chunk in proto:
+            size += len(chunk)
+            if size > self.max_body:
+                raise _TooLarge
+            parts.append(chunk)
+        return b"".join(parts)
+
+    def _too_large(self):
+        return f"the request body is larger than the limit of {self.max_body} bytes"
+
+    def _refusal(self, scope, status, code, message):
+        body = payload(scope.path, code, message)
+        return status, [("content-type", JSON), ("x-content-type-options", "nosniff")], body
+
+    def _log(self, scope, status, headers, started):
+        request_id = next((v for k, v in headers if k.lower() == "x-request-id"), "-")
+        line = access_line(
+            self.log_format,
+            method=scope.method,
+            path=scope.path,
+            query=scope.query_string,
+            status=status,
+            ms=(time.perf_counter() - started) * 1000,
+            request_id=request_id,
+        )
+        self.out.write(line)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def environ(scope, body):
+    """The WSGI environ (PEP 3333) of a request whose body has been read whole."""
+    host, _, port = scope.server.rpartition(":")
+    env = {
+        "REQUEST_METHOD": scope.method,
+        "SCRIPT_NAME": "",
+        # PEP 3333: paths are native strings holding the raw bytes as latin-1
+        "PATH_INFO": scope.path.encode("utf-8").decode("latin-1"),
+        "QUERY_STRING": scope.query_string,
+        "SERVER_NAME": host,
+        "SERVER_PORT": port,
+        "SERVER_PROTOCOL": f"HTTP/{scope.http_version}",
+        "REMOTE_ADDR": scope.client.rpartition(":")[0],
+        "CONTENT_LENGTH": str(len(body)),
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": scope.scheme,
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+    }
+    for name, value in scope.headers.items():
+        key = name.upper().replace("-", "_")
+        if key in ("CONTENT_LENGTH", "TRANSFER_ENCODING"):
+            continue  # the body is whole: its length is the one above
+        if key == "CONTENT_TYPE":
+            env[key] = value
+            continue
+        key = "HTTP_" + key
+        env[key] = f"{env[key]},{value}" if key in env else value
+    return env
+
+
+def call_wsgi(app, env):
+    """(status, headers, body bytes) of one WSGI call."""
+    started = []
+
+    def start_response(status, headers, exc_info=None):
+        started[:] = [int(status[:3]), headers]
+
+    chunks = app(env, start_response)
+    try:
+        body = b"".join(chunks)
+    finally:
+        if hasattr(chunks, "close"):
+            chunks.close()
+    return started[0], started[1], body
+
+
+def serve_app():
+    """What each granian worker serves: the Flask app, settings from the environment, behind the edge."""
+    import gc
+    import signal
+
+    from . import create_app, logs
+
+    # A forked worker inherits the master's handlers, which only set a flag in this copy
+    # of the master: a SIGTERM while the app loads would be lost and the worker would
+    # serve on until killed. Until granian installs the worker's own handlers, the
+    # default applies: a worker that has accepted nothing yet simply ends.
+    for stop in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop, signal.SIG_DFL)
+    app = create_app()
+    logs.configure(app.config["LOG_FORMAT"])
+    # The app's long-lived objects (modules, Flask, NumPy, the weights) leave the garbage
+    # collector's view: each collection then scans only what requests allocate.
+    gc.freeze()
+    return Edge(app, app.config["MAX_CONTENT_LENGTH"], app.config["BODY_TIMEOUT"], app.config["LOG_FORMAT"])
