@@ -33,6 +33,8 @@ FORBIDDEN_AT_RUN_TIME = {
     "mnist_mlp.scripts.train": (*WEB, "mnist_mlp.service"),
     "mnist_mlp.scripts.evaluate": (*WEB, "mnist_mlp.service"),
     "mnist_mlp.scripts.eval_rendered": (*WEB, "mnist_mlp.service"),
+    # mnist-predict works with the plain `pip install .`: nothing from the extras either.
+    "mnist_mlp.scripts.predict": (*WEB, "mnist_mlp.service", "tqdm", "sklearn", "matplotlib"),
 }
 
 
