@@ -18,6 +18,7 @@ import re
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 from pathlib import Path
 
 from ..data.preprocess import PreprocessError, preprocess
@@ -30,6 +31,7 @@ PROG = "mnist-predict"
 USAGE_ERROR = 2
 CHUNK = 64  # images per task handed to a worker process: large enough to hide the hand-over
 ANSWER_KEYS = ("digit", "confidence", "uncertain")  # of the Classifier's answers; not the ten probabilities
+BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 CSV_COLUMNS = ("path", "digit", "confidence", "uncertain", "error_code", "error_message")
 
 
@@ -85,7 +87,14 @@ def classify(sources, weights, jobs, preview_dir=None):
         _load(weights, preview_dir)
         yield from (record for chunk in chunks for record in classify_chunk(chunk))
         return
-    with ProcessPoolExecutor(jobs, initializer=_load, initargs=(weights, preview_dir)) as pool:
+    # The processes are the parallelism: each worker's BLAS gets one thread, or its idle
+    # threads spin on the cores the other workers need. BLAS reads the setting when NumPy is
+    # first imported, hence fresh (spawned) workers; a caller's own setting is kept.
+    for variable in BLAS_THREADS:
+        os.environ.setdefault(variable, "1")
+    with ProcessPoolExecutor(
+        jobs, mp_context=get_context("spawn"), initializer=_load, initargs=(weights, preview_dir)
+    ) as pool:
         for records in pool.map(classify_chunk, chunks):
             yield from records
 

@@ -79,7 +79,11 @@ def test_two_jobs_give_the_same_lines_as_one(digits):
     folder, _ = digits
     one, two = mnist_predict(folder, "--jobs", "1"), mnist_predict(folder, "--jobs", "2")
     assert one.returncode == two.returncode == 0, two.stderr
-    assert two.stdout == one.stdout
+    pairs = list(zip(lines(one), lines(two), strict=True))
+    for first, second in pairs:
+        # The workers' single-threaded BLAS may round the last float32 bit differently.
+        assert first["confidence"] == pytest.approx(second["confidence"], abs=1e-5)
+        assert {**first, "confidence": 0} == {**second, "confidence": 0}
     assert "with 2 job(s)" in two.stderr.decode()
 
 
