@@ -5,20 +5,12 @@ the script prints them with PASS/MISS against the targets of issue 16.
 """
 
 import re
-import subprocess
-import sys
 
-from tests.conftest import REPO
+from tests.tools import run_module
 
 
 def test_bench_predict_times_both_job_counts_and_the_http_loop(mnist_dir):
-    run = subprocess.run(
-        [sys.executable, "-m", "mnist_mlp.scripts.bench_predict", "--images", "200", "--data-dir", mnist_dir],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    run = run_module("bench_predict", "--images", "200", "--data-dir", mnist_dir)
     assert run.returncode == 0, run.stderr
     out = run.stdout
     assert "wrote 200 PNGs" in out

@@ -2,8 +2,6 @@
 MNIST test images: probabilities within 1e-5, the same digits."""
 
 import hashlib
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -11,6 +9,7 @@ import pytest
 from mnist_mlp.model import DEFAULT_WEIGHTS, Classifier
 from mnist_mlp.model.contract import as_inputs
 from tests.conftest import skip_or_fail
+from tests.tools import run_module
 
 try:
     import onnx
@@ -24,12 +23,7 @@ def exported(tmp_path_factory):
     if onnx is None or onnxruntime is None:
         skip_or_fail("onnx and onnxruntime are needed: pip install -e '.[dev]'")
     path = tmp_path_factory.mktemp("onnx") / "deep" / "mnist_mlp.onnx"
-    run = subprocess.run(
-        [sys.executable, "-m", "mnist_mlp.scripts.export", "--weights", DEFAULT_WEIGHTS, "--onnx", path],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    run = run_module("export", "--weights", DEFAULT_WEIGHTS, "--onnx", path)
     assert run.returncode == 0, run.stderr
     assert run.stdout.startswith(f"wrote {path}")
     return path
@@ -72,12 +66,7 @@ def test_onnx_runtime_answers_as_the_classifier_on_the_mnist_test_set(exported, 
 def test_weights_that_cannot_be_read_fail_in_one_line(tmp_path):
     bad = tmp_path / "bad.npz"
     bad.write_bytes(b"not a zip")
-    run = subprocess.run(
-        [sys.executable, "-m", "mnist_mlp.scripts.export", "--weights", bad, "--onnx", tmp_path / "x.onnx"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    run = run_module("export", "--weights", bad, "--onnx", tmp_path / "x.onnx")
     assert run.returncode == 1
     assert run.stderr.startswith("error:") and len(run.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "x.onnx").exists()

@@ -4,8 +4,6 @@ and stdin, answered as the service answers them, in order, with the service's er
 import csv
 import io
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -18,6 +16,7 @@ from mnist_mlp.scripts import predict
 from mnist_mlp.scripts.image_paths import ImageSource
 from mnist_mlp.service import create_app
 from tests.service_fixtures import encode, mnist_test_set, render
+from tests.tools import run_module
 
 DIGITS = 150  # more than two of mnist-predict's chunks, so --jobs 2 really hands work to two processes
 BAD = {
@@ -28,12 +27,7 @@ BAD = {
 
 
 def mnist_predict(*args, stdin=None):
-    return subprocess.run(
-        [sys.executable, "-m", "mnist_mlp.scripts.predict", *map(str, args)],
-        input=stdin,
-        capture_output=True,
-        timeout=120,
-    )
+    return run_module("predict", *args, stdin=stdin, text=False)
 
 
 def lines(run):
