@@ -168,3 +168,16 @@ def test_bad_weights_and_empty_folders_are_usage_errors(tmp_path, digits):
     empty.mkdir()
     run = mnist_predict(empty)
     assert run.returncode == 2 and "no image files" in run.stderr.decode()
+
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_is_counted_on_a_terminal_only():
+    terminal, pipe = Terminal(), io.StringIO()
+    assert list(predict.progress(range(250), 250, terminal)) == list(range(250))
+    assert terminal.getvalue() == "\r100/250 images\r200/250 images\r250/250 images\n"
+    assert list(predict.progress(range(250), 250, pipe)) == list(range(250))
+    assert pipe.getvalue() == ""
