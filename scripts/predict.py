@@ -124,9 +124,7 @@ def classify_chunk(chunk):
     if inputs:
         classifier = _worker["classifier"]
         for (record, index, name), answer, x in zip(answered, classifier.answers(inputs), inputs):
-            record.update(
-                digit=answer["digit"], confidence=answer["confidence"], uncertain=answer["uncertain"]
-            )
+            record.update((key, answer[key]) for key in ANSWER_KEYS)
             if _worker["preview_dir"]:
                 (_worker["preview_dir"] / preview_name(index, name)).write_bytes(input_png(x))
     return records
