@@ -101,7 +101,7 @@ def metadata(classifier):
         "opset": str(OPSET),
         "model_id": classifier.model_id,
         "weights_sha256": classifier.sha256,
-        "test_accuracy": str(classifier.metadata.get("test_accuracy")),
+        "test_accuracy": str(classifier.metadata.get("test_accuracy", "unknown")),
         "temperature": repr(float(classifier.temperature)),
         "uncertain_threshold": repr(float(classifier.uncertain_threshold)),
         "uncertain_rule": "uncertain when max(probabilities) < uncertain_threshold",
