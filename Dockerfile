@@ -6,7 +6,7 @@
 #   own weights: -v "$PWD/my.npz:/weights/model.npz:ro" -e MODEL_PATH=/weights/model.npz
 #
 # Two stages: the builder installs the package and its runtime dependencies (numpy, flask,
-# pillow, granian, prometheus-client; no extras) into a venv; the final stage is the slim
+# pillow, granian, prometheus-client, flask-swagger-ui; no extras) into a venv; the final stage is the slim
 # base plus that venv, run as an unprivileged user.
 
 # ---------------------------------------------------------------- builder

@@ -18,7 +18,7 @@ scripts all call `preprocess`. Steps:
 5. crop to the ink's bounding box, scale the longer side to 20 px keeping the aspect
    ratio (anti-aliased), and paste into 28x28 so the centre of mass lands at the centre.
 
-Failures raise a subclass of `PreprocessError`; the API maps them to HTTP statuses.
+Failures raise a subclass of `PreprocessError` naming its `code`; the API maps them to HTTP statuses.
 Only Pillow and NumPy are used: training, evaluation and the CLIs import it without Flask.
 """
 
@@ -57,23 +57,35 @@ LEVELS = np.arange(256, dtype=np.float64)  # the 8-bit gray levels, also used as
 
 
 class PreprocessError(ValueError):
-    """Base class: the image cannot be turned into a network input."""
+    """Base class: the image cannot be turned into a network input.
+
+    Each subclass names its failure with `code`, the same word in the HTTP API's errors and
+    in mnist-predict's output lines.
+    """
 
 
 class BadImage(PreprocessError):
     """The bytes are not a decodable image (HTTP 400)."""
 
+    code = "bad_image"
+
 
 class UnsupportedImage(PreprocessError):
     """A real image, but in a format the service does not accept (HTTP 415)."""
+
+    code = "unsupported_media_type"
 
 
 class ImageTooLarge(PreprocessError):
     """More pixels than allowed, or a decompression bomb (HTTP 413)."""
 
+    code = "image_too_large"
+
 
 class NoDigitFound(PreprocessError):
     """The image holds no ink: blank, uniform or only noise (HTTP 422)."""
+
+    code = "no_digit_found"
 
 
 def preprocess(image_bytes, max_pixels=MAX_PIXELS):

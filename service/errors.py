@@ -24,12 +24,8 @@ log = logging.getLogger(__name__)
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
-_PREPROCESS_STATUS = {
-    BadImage: (400, "bad_image"),
-    UnsupportedImage: (415, "unsupported_media_type"),
-    ImageTooLarge: (413, "image_too_large"),
-    NoDigitFound: (422, "no_digit_found"),
-}
+# The error codes are the exceptions' own (data.preprocess); the statuses are HTTP's business.
+PREPROCESS_STATUS = {BadImage: 400, UnsupportedImage: 415, ImageTooLarge: 413, NoDigitFound: 422}
 
 
 class ApiError(Exception):
@@ -42,8 +38,7 @@ class ApiError(Exception):
 
 def from_preprocess(exc, prefix=""):
     """The ApiError for a preprocessing failure; `prefix` locates it in a batch."""
-    status, code = _PREPROCESS_STATUS[type(exc)]
-    return ApiError(status, code, f"{prefix}{exc}")
+    return ApiError(PREPROCESS_STATUS[type(exc)], exc.code, f"{prefix}{exc}")
 
 
 def payload(path, code, message):

@@ -1,10 +1,12 @@
 """Liveness, readiness, the model's description and the OpenAPI document."""
 
+import json
 from importlib import resources
 
 from flask import Blueprint, current_app, jsonify
 
 from ..model.contract import INPUT_MEANING, INPUTS
+from ..model.version import project_version
 
 bp = Blueprint("health", __name__)
 
@@ -56,5 +58,12 @@ def openapi():
     return current_app.response_class(OPENAPI, mimetype="application/json")
 
 
-# Read once at import: the document is static and ships with the package.
-OPENAPI = resources.files(__package__).joinpath("openapi.json").read_bytes()
+def openapi_document():
+    """The OpenAPI document shipped with the package, its info.version the project's version."""
+    document = json.loads(resources.files(__package__).joinpath("openapi.json").read_text())
+    document["info"]["version"] = project_version()
+    return document
+
+
+# Made once at import: the document is static but for the version.
+OPENAPI = json.dumps(openapi_document(), indent=2, ensure_ascii=False).encode()

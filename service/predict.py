@@ -12,15 +12,14 @@ batch (several files, "images" or "inputs") answers {"predictions": [...], "mode
 
 import base64
 import binascii
-import io
 import time
 
 import numpy as np
 from flask import Blueprint, current_app, jsonify, request
-from PIL import Image
 
 from ..data.preprocess import PreprocessError, pixel_count, preprocess
-from ..model.contract import SIDE, prepared_inputs, to_pixels
+from ..data.preview import input_png
+from ..model.contract import prepared_inputs
 from .bodies import json_body
 from .errors import ApiError, from_preprocess
 from .metrics import count_predictions
@@ -51,9 +50,7 @@ def predict():
 
 def preview_png(pixels):
     """The network's 28x28 input as a PNG data: URL, to show what it saw."""
-    buffer = io.BytesIO()
-    Image.fromarray(to_pixels(pixels).reshape(SIDE, SIDE)).save(buffer, "PNG")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    return "data:image/png;base64," + base64.b64encode(input_png(pixels)).decode("ascii")
 
 
 def _inputs():

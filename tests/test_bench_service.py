@@ -5,23 +5,14 @@ machines); the script prints them with PASS/MISS against the targets of issue 4.
 """
 
 import re
-import subprocess
-import sys
 
-from tests.conftest import REPO
+from tests.tools import run_module
 
 ROUTES = ("/predict mnist28", "/predict page", "/healthz")
 
 
 def test_bench_service_drives_every_route_and_prints_every_figure(mnist_dir):
-    run = subprocess.run(
-        [sys.executable, "-m", "mnist_mlp.scripts.bench_service", "--seconds", "0.3", "--turns", "1"]
-        + ["--data-dir", str(mnist_dir)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    run = run_module("bench_service", "--seconds", "0.3", "--turns", "1", "--data-dir", mnist_dir)
     assert run.returncode == 0, run.stderr
     out = run.stdout
     rows = re.findall(r"^ +(\d+) (/\S+(?: \w+)?) +(\d+) +([\d.]+) +([\d.]+) +([\d.]+) +(\d+)$", out, re.M)

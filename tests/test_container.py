@@ -42,7 +42,18 @@ STOP_TIMEOUT = 10
 # adds get 120 MB (bytes; podman and docker report decimal megabytes). The local stand-in base
 # is bigger (Debian's python3), so the total is printed, not asserted.
 ADDED_LIMIT = 120 * 1000 * 1000
-FORBIDDEN_MODULES = ("sklearn", "matplotlib", "torch", "pytest", "hypothesis", "tqdm", "playwright", "pip")
+# Not for serving: the train, dev and bench extras, pip, and the export extra (onnx).
+FORBIDDEN_MODULES = (
+    "sklearn",
+    "matplotlib",
+    "torch",
+    "pytest",
+    "hypothesis",
+    "tqdm",
+    "playwright",
+    "pip",
+    "onnx",
+)
 
 
 def _podman(*args, timeout=120, check=True):

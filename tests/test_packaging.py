@@ -64,6 +64,8 @@ def test_the_wheel_installs_one_top_level_package(wheel):
         "mnist_mlp/model/weights/mnist_mlp.npz",
         "mnist_mlp/service/static/app.js",
         "mnist_mlp/service/templates/index.html",
+        "mnist_mlp/service/templates/docs.html",
+        "mnist_mlp/service/static/docs.js",
         "mnist_mlp/service/openapi.json",
         "mnist_mlp/scripts/samples/page-digit.png",
     ):
@@ -77,7 +79,7 @@ def test_console_scripts_answer_help_and_version(venv, cluttered):
         "-c",
         "from importlib.metadata import version; print(version('mnist-mlp-service'))",
     )
-    for tool in ("mnist-train", "mnist-evaluate", "mnist-serve"):
+    for tool in ("mnist-train", "mnist-evaluate", "mnist-serve", "mnist-predict", "mnist-export"):
         helped = run(str(venv / tool), "--help", cwd=cluttered)
         assert helped.returncode == 0 and "usage:" in helped.stdout, helped.stderr
         shown = run(str(venv / tool), "--version", cwd=cluttered)
@@ -91,6 +93,18 @@ def test_tools_without_the_train_extra_say_how_to_install_it(venv, cluttered):
         lines = done.stderr.strip().splitlines()
         assert done.returncode == 1 and len(lines) == 1, done.stderr
         assert lines[0].startswith(f"error: {tool} needs ") and "mnist-mlp-service[train]" in lines[0]
+
+
+def test_mnist_predict_works_without_extras_and_mnist_export_says_what_to_install(venv, cluttered):
+    (cluttered / "digit.png").write_bytes(encode(drawn_digit()))
+    done = run(str(venv / "mnist-predict"), "digit.png", "--jobs", "2", cwd=cluttered)
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert (answer["path"], answer["digit"]) == ("digit.png", 1)
+    exported = run(str(venv / "mnist-export"), "--onnx", "m.onnx", cwd=cluttered)
+    assert exported.returncode == 1 and exported.stderr.strip().splitlines() == [
+        "error: mnist-export needs onnx: pip install 'mnist-mlp-service[export]'"
+    ]
 
 
 def test_python_m_forms_and_the_benchmark_sample_work_installed(venv, cluttered):

@@ -1,0 +1,165 @@
+"""The OpenAPI document cannot drift from the code: real answers of every route and every
+documented status validate against the document's schemas, and every documented status is
+provoked here (a new route or status in either place fails the coverage test).
+
+The document's response objects are closed (`unevaluatedProperties: false`), so a field the
+code adds or drops without the document is caught too. Accepted JSON requests are checked
+against the documented request schemas as well.
+"""
+
+import base64
+import io
+
+import numpy as np
+import pytest
+from jsonschema import Draft202012Validator
+from openapi_spec_validator import validate
+from PIL import Image
+
+from mnist_mlp.model.version import project_version
+from mnist_mlp.service import create_app
+from tests.service_fixtures import drawn_digit, encode
+
+PNG = encode(drawn_digit())
+B64 = base64.b64encode(PNG).decode()
+BLANK = encode(Image.new("L", (50, 50), 255))
+INPUT = np.random.default_rng(0).random(784).round(3).tolist()
+ROWS = np.reshape(INPUT, (28, 28)).tolist()
+TOO_MANY_PIXELS = encode(Image.new("L", (1100, 1000)))
+MAX_BATCH = 3
+
+
+def v2(n=2, **changes):
+    tensor = {"name": "input", "shape": [n, 784], "datatype": "FP32", "data": INPUT * n, **changes}
+    return {"id": "r1", "inputs": [tensor]}
+
+
+def raw(data, content_type="image/png"):
+    return {"data": data, "content_type": content_type}
+
+
+def multipart(*blobs):
+    return {"data": {"image": [(io.BytesIO(blob), f"{i}.png") for i, blob in enumerate(blobs)]}}
+
+
+# (method, documented path, URL, request keyword arguments, status the code answers)
+EXCHANGES = [
+    ("post", "/predict", "/predict", raw(PNG), 200),
+    (
+        "post",
+        "/predict",
+        "/predict?preview=1",
+        {"data": PNG, "content_type": "application/octet-stream"},
+        200,
+    ),
+    ("post", "/predict", "/predict", multipart(PNG), 200),
+    ("post", "/predict", "/predict?preview=true", multipart(PNG, PNG), 200),
+    ("post", "/predict", "/predict", {"json": {"image": "data:image/png;base64," + B64}}, 200),
+    ("post", "/predict", "/predict", {"json": {"images": [B64, B64]}}, 200),
+    ("post", "/predict", "/predict", {"json": {"input": INPUT}}, 200),
+    (
+        "post",
+        "/predict",
+        "/predict",
+        {"json": {"inputs": [INPUT, np.reshape(INPUT, (28, 28)).tolist()]}},
+        200,
+    ),
+    ("post", "/predict", "/predict", raw(b"\x89PNG garbage"), 400),
+    ("post", "/predict", "/predict", {"json": {"input": [2.0] * 784}}, 400),
+    ("post", "/predict", "/predict", {"json": {"images": [B64] * (MAX_BATCH + 1)}}, 413),
+    (
+        "post",
+        "/predict",
+        "/predict",
+        {"data": encode(Image.new("L", (1100, 1000))), "content_type": "image/png"},
+        413,
+    ),
+    ("post", "/predict", "/predict", raw(b"hello", "text/plain"), 415),
+    ("post", "/predict", "/predict", raw(BLANK), 422),
+    ("get", "/healthz", "/healthz", {}, 200),
+    ("get", "/readyz", "/readyz", {}, 200),
+    ("get", "/model", "/model", {}, 200),
+    ("get", "/metrics", "/metrics", {}, 200),
+    ("get", "/openapi.json", "/openapi.json", {}, 200),
+    ("get", "/docs", "/docs", {}, 200),
+    ("get", "/v2", "/v2", {}, 200),
+    ("get", "/v2/health/live", "/v2/health/live", {}, 200),
+    ("get", "/v2/health/ready", "/v2/health/ready", {}, 200),
+    ("get", "/v2/models/{name}", "/v2/models/mnist", {}, 200),
+    ("get", "/v2/models/{name}", "/v2/models/other", {}, 404),
+    ("get", "/v2/models/{name}/ready", "/v2/models/mnist/ready", {}, 200),
+    ("get", "/v2/models/{name}/ready", "/v2/models/other/ready", {}, 404),
+    ("post", "/v2/models/{name}/infer", "/v2/models/mnist/infer", {"json": v2()}, 200),
+    ("post", "/v2/models/{name}/infer", "/v2/models/mnist/infer", {"json": v2(datatype="INT8")}, 400),
+    ("post", "/v2/models/{name}/infer", "/v2/models/other/infer", {"json": v2()}, 404),
+    ("post", "/v2/models/{name}/infer", "/v2/models/mnist/infer", {"json": v2(n=MAX_BATCH + 1)}, 413),
+    (
+        "post",
+        "/v2/models/{name}/infer",
+        "/v2/models/mnist/infer",
+        {"data": b"\0" * 8, "headers": {"Inference-Header-Content-Length": "0"}},
+        415,
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def client():
+    app = create_app({"MAX_BATCH": MAX_BATCH, "MAX_PIXELS": 1_000_000})
+    return app.test_client()
+
+
+@pytest.fixture(scope="module")
+def document(client):
+    return client.get("/openapi.json").json
+
+
+def schema_validator(document, schema):
+    """A 2020-12 validator for `schema`, its #/components/... references resolved in `document`."""
+    return Draft202012Validator({**schema, "components": document["components"]})
+
+
+def documented_response(document, path, method, status):
+    response = document["paths"][path][method]["responses"][str(status)]
+    if "$ref" in response:
+        response = document["components"]["responses"][response["$ref"].rsplit("/", 1)[-1]]
+    return response
+
+
+def test_the_document_is_valid_openapi_with_the_project_version(document):
+    validate(document)
+    assert document["info"]["version"] == project_version()
+
+
+def test_every_documented_status_of_every_route_is_exercised(document):
+    documented = {
+        (method, path, int(status))
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+        for status in operation["responses"]
+    }
+    assert {(method, path, status) for method, path, _, _, status in EXCHANGES} == documented
+
+
+def test_real_answers_match_the_documented_schemas(client, document):
+    for method, path, url, sent, status in EXCHANGES:
+        where = f"{method} {url} -> {status}"
+        response = client.open(url, method=method.upper(), **sent)
+        assert response.status_code == status, (where, response.get_data(as_text=True))
+        content = documented_response(document, path, method, status)["content"]
+        assert response.mimetype in content, f"{where}: {response.mimetype} is not documented"
+        body = response.json if response.mimetype == "application/json" else response.get_data(as_text=True)
+        schema = content[response.mimetype]["schema"]
+        assert [e.message for e in schema_validator(document, schema).iter_errors(body)] == [], where
+        if status == 200 and "json" in sent:
+            accepted = document["paths"][path][method]["requestBody"]["content"]["application/json"]
+            assert schema_validator(document, accepted["schema"]).is_valid(sent["json"]), where
+
+
+def test_the_closed_schemas_catch_a_field_the_document_does_not_name(client, document):
+    """The check above can fail: an answer with one field more is refused."""
+    body = {**client.post("/predict", data=PNG, content_type="image/png").json, "extra": 1}
+    schema = documented_response(document, "/predict", "post", 200)["content"]["application/json"]["schema"]
+    assert not schema_validator(document, schema).is_valid(body)
+    del body["extra"], body["confidence"]
+    assert not schema_validator(document, schema).is_valid(body)
