@@ -78,7 +78,8 @@ class MLP:
         For layer l with upstream gradient d_l = d loss / d z_l:
             dW_l = a_{l-1}^T @ d_l,   db_l = sum_batch d_l,
             d_{l-1} = (d_l @ W_l^T) * [a_{l-1} > 0].
-        The input gradient d_0 is never needed, which skips the largest product.
+        The input gradient d_0 is never needed, which skips the largest product
+        (`input_gradients` is the same chain carried on to the input).
         """
         if self.activations is None:
             raise RuntimeError("backward() needs a preceding forward(x, keep=True)")
@@ -92,6 +93,25 @@ class MLP:
                 delta *= a_prev > 0
         self.activations = None
         return self.grads
+
+    def input_gradients(self, directions):
+        """d (directions[:, k] . logits) / d x, (B, K, n_in), at the x of the last forward(keep=True).
+
+        directions (B, K, n_out) are K weightings of the logits per row, e.g. a one-hot row
+        for one digit's logit. The chain is backward's, carried on to the input:
+            d_L = directions,   d_{l-1} = (d_l @ W_l^T) * [a_{l-1} > 0],   d x = d_1 @ W_1^T.
+        The network is piecewise linear, so this is the exact slope at x. Parameters' grads
+        are left alone.
+        """
+        if self.activations is None:
+            raise RuntimeError("input_gradients() needs a preceding forward(x, keep=True)")
+        delta = np.asarray(directions, dtype=self.dtype)  # (B, K, n_out)
+        for layer in reversed(range(self.n_layers)):
+            delta = delta @ self.weights[layer].T  # (B, K, n_in of this layer)
+            if layer > 0:
+                delta *= (self.activations[layer] > 0)[:, None, :]  # the ReLU's gate, per row
+        self.activations = None
+        return delta
 
     def forward_hidden(self, x):
         """(logits (B, n_out), [a_1 (B, n_1), ..., a_{L-1}]): the answer and every hidden layer's output."""

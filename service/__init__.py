@@ -38,11 +38,11 @@ def create_app(config=None):
     # Imported here, not at the top: prometheus_client fixes its storage (in-process or
     # multiprocess files) when first imported, and `mnist-serve` must set
     # PROMETHEUS_MULTIPROC_DIR before that happens.
-    from . import errors, health, metrics, page, predict, v2
+    from . import errors, explain, health, metrics, page, predict, v2
 
     errors.init_app(app)
     metrics.init_app(app, classifier)
-    for blueprint in (health.bp, predict.bp, v2.bp, page.bp):
+    for blueprint in (health.bp, predict.bp, v2.bp, explain.bp, page.bp):
         app.register_blueprint(blueprint)
     _warm_up(classifier)
     return app

@@ -8,19 +8,20 @@ Accepted bodies (a batch holds at most MAX_BATCH images):
   clients that preprocess themselves.
 One image answers {"digit", "confidence", "probabilities", "uncertain", "model"}; a
 batch (several files, "images" or "inputs") answers {"predictions": [...], "model"}.
+`?preview=1` adds each input as a 28x28 PNG, `?explain=1` an "explanation" (service/explain.py).
 """
 
 import base64
 import binascii
-import io
 
 import numpy as np
 from flask import Blueprint, current_app, jsonify, request
-from PIL import Image
 
+from ..data.heatmap import png_data_url
 from ..data.preprocess import PreprocessError, preprocess
 from ..model.contract import SIDE, prepared_inputs, to_pixels
 from .errors import ApiError, from_preprocess
+from .explain import explanations
 from .metrics import count_predictions
 
 bp = Blueprint("predict", __name__)
@@ -39,19 +40,24 @@ def predict():
     clf = current_app.extensions["classifier"]
     answers = clf.answers(inputs)
     count_predictions(answers)
-    if request.args.get("preview", "").lower() in TRUE_WORDS:
+    if _asked("preview"):
         for answer, pixels in zip(answers, inputs):
             answer["preview"] = preview_png(pixels)
+    if _asked("explain"):
+        for answer, explanation in zip(answers, explanations(clf, inputs)):
+            answer["explanation"] = explanation
     if batch:
         return jsonify(predictions=answers, model=clf.model_id)
     return jsonify(**answers[0], model=clf.model_id)
 
 
+def _asked(option):
+    return request.args.get(option, "").lower() in TRUE_WORDS
+
+
 def preview_png(pixels):
     """The network's 28x28 input as a PNG data: URL, to show what it saw."""
-    buffer = io.BytesIO()
-    Image.fromarray(to_pixels(pixels).reshape(SIDE, SIDE)).save(buffer, "PNG")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    return png_data_url(to_pixels(pixels).reshape(SIDE, SIDE))
 
 
 def _inputs():
