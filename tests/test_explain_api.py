@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from jsonschema import Draft202012Validator
 from PIL import Image
 
 from mnist_mlp.data.preprocess import preprocess
@@ -87,6 +88,17 @@ def test_every_input_form_explains_every_answer(client, form):
     assert len(answers) == (FORMS[form][1] or 1)
     for answer in answers:
         assert_explanation(answer)
+
+
+@pytest.mark.parametrize("form", ["raw", "json inputs"])
+def test_explained_answers_match_the_openapi_document(client, form):
+    document = client.get("/openapi.json").json
+    name = "BatchPrediction" if FORMS[form][1] else "Prediction"
+    schema = {"$ref": f"#/components/schemas/{name}", "components": document["components"]}
+    Draft202012Validator(schema).validate(post(client, form, "?explain=1&preview=1").json)
+    broken = post(client, form, "?explain=1").json
+    answers_of(broken, FORMS[form][1])[0]["explanation"]["hidden"][1].append(0.0)  # 65 second-layer units
+    assert not Draft202012Validator(schema).is_valid(broken)
 
 
 @pytest.mark.parametrize("form", FORMS)
