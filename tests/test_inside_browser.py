@@ -54,7 +54,9 @@ def test_the_panel_follows_a_drawing_on_a_desktop(browser, server, artifacts, co
         inside = page.locator("#inside")
         assert inside.evaluate("el => el.open") is True  # open where there is room
         assert page.locator("#inside-body").is_hidden()
+        pad = tab.box()
         assert tab.draw(SEVEN) == "7"
+        assert tab.box() == pad  # the panel filling up moves nothing: strokes land where they are drawn
         assert page.locator("#inside-body").is_visible()
         assert inside.get_attribute("data-state") == "ready"
         heatmap = image_of(page, "#saliency")
