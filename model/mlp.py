@@ -15,10 +15,11 @@ import numpy as np
 from .losses import softmax
 
 DEFAULT_LAYER_SIZES = (784, 128, 64, 10)
+INITS = ("he", "zeros")  # "zeros" only to show why random initialisation is needed
 
 
 class MLP:
-    def __init__(self, layer_sizes=DEFAULT_LAYER_SIZES, seed=0, dtype=np.float32):
+    def __init__(self, layer_sizes=DEFAULT_LAYER_SIZES, seed=0, dtype=np.float32, init="he"):
         self.layer_sizes = tuple(int(n) for n in layer_sizes)
         if len(self.layer_sizes) < 2 or min(self.layer_sizes) < 1:
             raise ValueError(f"layer_sizes needs two or more positive sizes, got {layer_sizes}")
@@ -40,15 +41,23 @@ class MLP:
             b_at += n_out
         # inputs of every layer [x, a_1, ..., a_{L-1}], kept by forward(keep=True) for backward
         self.activations = None
-        self.init_params(seed)
+        self.init_params(seed, init)
 
-    def init_params(self, seed):
-        """He initialisation, W ~ N(0, 2 / n_in), suited to ReLU; biases start at zero."""
+    def init_params(self, seed, init="he"):
+        """He initialisation, W ~ N(0, 2 / n_in), suited to ReLU; biases start at zero.
+
+        init="zeros" sets every weight to 0: each hidden unit then computes relu(0) = 0 and
+        gets a zero gradient, so only the last layer's biases ever learn (the class
+        frequencies). Random weights break that symmetry.
+        """
+        if init not in INITS:
+            raise ValueError(f"init must be one of {INITS}, got {init!r}")
+        self.params[...] = 0
+        if init == "zeros":
+            return
         rng = np.random.default_rng(seed)
         for w in self.weights:
             w[...] = rng.standard_normal(w.shape, dtype=np.float64) * np.sqrt(2.0 / w.shape[0])
-        for b in self.biases:
-            b[...] = 0
 
     @property
     def n_layers(self):
