@@ -128,9 +128,10 @@ def main(argv=None):
     except OSError as exc:
         fail(f"cannot write the report: {exc}")
     print(f"test accuracy {report['accuracy']:.4f} ({report['errors']} errors of {len(y_test)})")
+    rest = report["accuracy_not_flagged"]
     print(
         f"flagged uncertain {report['flagged_share']:.2%}; accuracy on the rest "
-        f"{report['accuracy_not_flagged']:.4f}"
+        + ("(none left)" if rest is None else f"{rest:.4f}")
     )
     for digit, stats in report["per_class"].items():
         print(f"  {digit}: precision {stats['precision']:.4f}  recall {stats['recall']:.4f}")
