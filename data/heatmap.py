@@ -43,3 +43,11 @@ def png_data_url(pixels):
 def heatmap_data_url(gradient, inputs):
     """gradient x input over the 28x28 input: how much each pixel's ink added to the score."""
     return png_data_url(diverging_rgba(np.multiply(gradient, inputs)))
+
+
+def add_heatmaps(explanations, inputs):
+    """Each of Classifier.explanations(inputs) gains "heatmap" and "contrast_heatmap" data: URLs."""
+    for explanation, x in zip(explanations, inputs):
+        explanation["heatmap"] = heatmap_data_url(explanation["gradient"], x)
+        explanation["contrast_heatmap"] = heatmap_data_url(explanation["contrast"], x)
+    return explanations

@@ -8,7 +8,7 @@ URLs of gradient x input and contrast x input (model/explain.py says what each m
 
 from flask import Blueprint, current_app, request
 
-from ..data.heatmap import diverging_rgba, heatmap_data_url, png_bytes
+from ..data.heatmap import add_heatmaps, diverging_rgba, png_bytes
 from ..model.explain import unit_pattern
 from .errors import ApiError
 
@@ -17,11 +17,7 @@ bp = Blueprint("explain", __name__)
 
 def explanations(clf, inputs):
     """One explanation per input row, heatmaps included."""
-    found = clf.explanations(inputs)
-    for explanation, x in zip(found, inputs):
-        explanation["heatmap"] = heatmap_data_url(explanation["gradient"], x)
-        explanation["contrast_heatmap"] = heatmap_data_url(explanation["contrast"], x)
-    return found
+    return add_heatmaps(clf.explanations(inputs), inputs)
 
 
 @bp.get("/model/units/<int:layer>/<int:unit>.png")
