@@ -3,17 +3,21 @@
 After a digit is drawn the panel shows the input with its heatmap (#saliency), the toggle
 between "evidence for 7" and "7 rather than 1", the hidden units and the logits; a unit's
 pattern opens on hover, on tap and from the keyboard. Screenshots of each state go under
-$ARTIFACTS_DIR/browser, beside the page's own.
+$ARTIFACTS_DIR/browser, beside the page's own; UPDATE_SCREENSHOT=1 also copies the light
+desktop panel to docs/inside.png for the README.
 """
 
 import base64
 import contextlib
 import io
 import json
+import os
+import shutil
 
 import pytest
 from PIL import Image
 
+from tests.conftest import REPO
 from tests.test_page_browser import DESKTOP, PHONE, SEVEN, Tab, artifacts, browser, server
 
 pytestmark = pytest.mark.browser
@@ -96,6 +100,10 @@ def test_the_panel_follows_a_drawing_on_a_desktop(browser, server, artifacts, co
         assert page.locator("#unit-view").is_visible()
         assert "Unit 5 of the first hidden layer" in page.locator("#unit-caption").inner_text()
         tab.shot(artifacts, f"inside-desktop-{color_scheme}-unit-hover", full_page=True)
+        panel = artifacts / f"inside-panel-{color_scheme}.png"
+        page.locator("#inside").screenshot(path=panel)
+        if os.environ.get("UPDATE_SCREENSHOT") == "1" and color_scheme == "light":
+            shutil.copyfile(panel, REPO / "docs" / "inside.png")
         page.locator('.unit[data-layer="2"][data-unit="3"]').hover()
         wait_for_pattern(page, 2, 3)
         assert "second hidden layer" in page.locator("#unit-caption").inner_text()
