@@ -144,7 +144,13 @@ def test_v2_infer_explains_each_row_when_asked(client):
     output = body["outputs"][2]
     assert output["name"] == "explanation" and output["datatype"] == "BYTES" and output["shape"] == [2]
     digits = body["outputs"][1]["data"]
+    components = client.get("/openapi.json").json["components"]
+    Draft202012Validator({"$ref": "#/components/schemas/V2InferResponse", "components": components}).validate(
+        body
+    )
+    explanation = Draft202012Validator({"$ref": "#/components/schemas/Explanation", "components": components})
     for digit, text in zip(digits, output["data"]):
+        explanation.validate(json.loads(text))
         assert_explanation({"digit": digit, "explanation": json.loads(text), "preview": _preview()})
 
 
