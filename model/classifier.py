@@ -3,6 +3,7 @@
     clf = Classifier("model/weights/mnist_mlp.npz")
     clf.predict_proba(x)    # (N, 10) calibrated probabilities, for x (N, 784) in [0, 1]
     clf.answers(x)          # [{"digit", "confidence", "probabilities", "uncertain"}, ...]
+    clf.explanations(x)     # [{"gradient", "contrast", "runner_up", "hidden", "logits"}, ...]
 
 The probabilities are softmax(logits / T) with the temperature T fitted on validation
 data and stored in the weights' metadata, like the "uncertain" threshold.
@@ -15,6 +16,7 @@ import numpy as np
 
 from .calibration import calibrated_probabilities, is_uncertain, read_calibration
 from .contract import CLASSES, INPUTS
+from .explain import explain
 from .weights import WeightsError, load_weights
 
 # Weights trained before calibration carry no threshold chosen on validation data; for
@@ -94,3 +96,18 @@ class Classifier:
                 }
             )
         return answers
+
+    def explanations(self, batch):
+        """Why each row got its answer, as plain lists at full float32 precision (model/explain.py)."""
+        why = explain(self.mlp, np.asarray(batch, dtype=np.float32))
+        hidden = zip(*(layer.tolist() for layer in why.hidden))
+        return [
+            {"gradient": g, "contrast": c, "runner_up": r, "hidden": list(h), "logits": z}
+            for g, c, r, h, z in zip(
+                why.gradient.tolist(),
+                why.contrast.tolist(),
+                why.runner_up.tolist(),
+                hidden,
+                why.logits.tolist(),
+            )
+        ]

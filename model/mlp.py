@@ -15,10 +15,11 @@ import numpy as np
 from .losses import softmax
 
 DEFAULT_LAYER_SIZES = (784, 128, 64, 10)
+INITS = ("he", "zeros")  # "zeros" only to show why random initialisation is needed
 
 
 class MLP:
-    def __init__(self, layer_sizes=DEFAULT_LAYER_SIZES, seed=0, dtype=np.float32):
+    def __init__(self, layer_sizes=DEFAULT_LAYER_SIZES, seed=0, dtype=np.float32, init="he"):
         self.layer_sizes = tuple(int(n) for n in layer_sizes)
         if len(self.layer_sizes) < 2 or min(self.layer_sizes) < 1:
             raise ValueError(f"layer_sizes needs two or more positive sizes, got {layer_sizes}")
@@ -40,15 +41,23 @@ class MLP:
             b_at += n_out
         # inputs of every layer [x, a_1, ..., a_{L-1}], kept by forward(keep=True) for backward
         self.activations = None
-        self.init_params(seed)
+        self.init_params(seed, init)
 
-    def init_params(self, seed):
-        """He initialisation, W ~ N(0, 2 / n_in), suited to ReLU; biases start at zero."""
+    def init_params(self, seed, init="he"):
+        """He initialisation, W ~ N(0, 2 / n_in), suited to ReLU; biases start at zero.
+
+        init="zeros" sets every weight to 0: each hidden unit then computes relu(0) = 0 and
+        gets a zero gradient, so only the last layer's biases ever learn (the class
+        frequencies). Random weights break that symmetry.
+        """
+        if init not in INITS:
+            raise ValueError(f"init must be one of {INITS}, got {init!r}")
+        self.params[...] = 0
+        if init == "zeros":
+            return
         rng = np.random.default_rng(seed)
         for w in self.weights:
             w[...] = rng.standard_normal(w.shape, dtype=np.float64) * np.sqrt(2.0 / w.shape[0])
-        for b in self.biases:
-            b[...] = 0
 
     @property
     def n_layers(self):
@@ -78,7 +87,8 @@ class MLP:
         For layer l with upstream gradient d_l = d loss / d z_l:
             dW_l = a_{l-1}^T @ d_l,   db_l = sum_batch d_l,
             d_{l-1} = (d_l @ W_l^T) * [a_{l-1} > 0].
-        The input gradient d_0 is never needed, which skips the largest product.
+        The input gradient d_0 is never needed, which skips the largest product
+        (`input_gradients` is the same chain carried on to the input).
         """
         if self.activations is None:
             raise RuntimeError("backward() needs a preceding forward(x, keep=True)")
@@ -92,6 +102,25 @@ class MLP:
                 delta *= a_prev > 0
         self.activations = None
         return self.grads
+
+    def input_gradients(self, directions):
+        """d (directions[:, k] . logits) / d x, (B, K, n_in), at the x of the last forward(keep=True).
+
+        directions (B, K, n_out) are K weightings of the logits per row, e.g. a one-hot row
+        for one digit's logit. The chain is backward's, carried on to the input:
+            d_L = directions,   d_{l-1} = (d_l @ W_l^T) * [a_{l-1} > 0],   d x = d_1 @ W_1^T.
+        The network is piecewise linear, so this is the exact slope at x. Parameters' grads
+        are left alone.
+        """
+        if self.activations is None:
+            raise RuntimeError("input_gradients() needs a preceding forward(x, keep=True)")
+        delta = np.asarray(directions, dtype=self.dtype)  # (B, K, n_out)
+        for layer in reversed(range(self.n_layers)):
+            delta = delta @ self.weights[layer].T  # (B, K, n_in of this layer)
+            if layer > 0:
+                delta *= (self.activations[layer] > 0)[:, None, :]  # the ReLU's gate, per row
+        self.activations = None
+        return delta
 
     def forward_hidden(self, x):
         """(logits (B, n_out), [a_1 (B, n_1), ..., a_{L-1}]): the answer and every hidden layer's output."""

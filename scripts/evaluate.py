@@ -3,9 +3,10 @@
     mnist-evaluate --data-dir ../shared/mnist --json report.json   (or python -m mnist_mlp.scripts.evaluate)
 
 Writes the JSON report (top-level "accuracy", per-class precision/recall, confusion
-matrix), REPORT.confusion.png and REPORT.errors.png (the most confidently wrong images).
-Probabilities come from the same Classifier as the service's: calibrated with the weights'
-temperature.
+matrix, the share the service would flag "uncertain" and the accuracy on the rest),
+REPORT.confusion.png and REPORT.errors.png (the most confidently wrong images, each with
+its test index, second choice, flag and heatmap). Probabilities come from the same
+Classifier as the service's: calibrated with the weights' temperature.
 """
 
 import json
@@ -14,8 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from ..data import DataUnavailable, IDXError, load_mnist
+from ..data.heatmap import diverging_rgba
 from ..model import DEFAULT_WEIGHTS, Classifier, WeightsError
+from ..model.calibration import is_uncertain
 from ..model.contract import CLASSES, SIDE, as_inputs
+from ..model.explain import explain
 from .cli import add_data_options, fail, parser, require
 from .plotting import pyplot
 
@@ -64,6 +68,18 @@ def worst_errors(probabilities, labels, n=N_WORST):
     return wrong[np.argsort(-probabilities[wrong, predicted[wrong]])][:n]
 
 
+def flagged_figures(probabilities, labels, threshold):
+    """The service's promise: the share it flags "uncertain", and how often the rest are right."""
+    flagged = is_uncertain(probabilities.max(axis=1), threshold)
+    kept = ~flagged
+    right = probabilities.argmax(axis=1) == labels
+    return {
+        "flagged_share": float(flagged.mean()),
+        "accuracy_not_flagged": float(right[kept].mean()) if kept.any() else None,
+        "uncertain_threshold": float(threshold),
+    }
+
+
 def main(argv=None):
     args = parse_args(argv)
     require(PROG, "matplotlib")
@@ -73,15 +89,18 @@ def main(argv=None):
     except (WeightsError, DataUnavailable, IDXError) as exc:
         fail(exc)
 
-    probabilities = classifier.predict_proba(as_inputs(x_test))
+    inputs = as_inputs(x_test)
+    probabilities = classifier.predict_proba(inputs)
     predicted = probabilities.argmax(axis=1)
     counts = confusion_matrix(y_test, predicted)
     worst = worst_errors(probabilities, y_test)
+    flags = flagged_figures(probabilities, y_test, classifier.uncertain_threshold)
     report = {
         "weights": str(args.weights),
         "test_size": len(y_test),
         "accuracy": float((predicted == y_test).mean()),
         "errors": int((predicted != y_test).sum()),
+        **flags,
         "per_class": per_class(counts),
         "confusion_matrix": counts.tolist(),
         "worst_errors": [
@@ -90,6 +109,8 @@ def main(argv=None):
                 "true": int(y_test[i]),
                 "predicted": int(predicted[i]),
                 "confidence": float(probabilities[i, predicted[i]]),
+                "second": int(np.argsort(-probabilities[i])[1]),
+                "uncertain": bool(is_uncertain(probabilities[i].max(), classifier.uncertain_threshold)),
             }
             for i in worst
         ],
@@ -101,10 +122,17 @@ def main(argv=None):
         confusion_png = args.json.with_suffix(".confusion.png")
         errors_png = args.json.with_suffix(".errors.png")
         plot_confusion(counts, confusion_png)
-        plot_errors(x_test, y_test, predicted, probabilities, worst, errors_png)
+        plot_errors(
+            inputs, y_test, report["worst_errors"], explain(classifier.mlp, inputs[worst]), errors_png
+        )
     except OSError as exc:
         fail(f"cannot write the report: {exc}")
     print(f"test accuracy {report['accuracy']:.4f} ({report['errors']} errors of {len(y_test)})")
+    rest = report["accuracy_not_flagged"]
+    print(
+        f"flagged uncertain {report['flagged_share']:.2%}; accuracy on the rest "
+        + ("(none left)" if rest is None else f"{rest:.4f}")
+    )
     for digit, stats in report["per_class"].items():
         print(f"  {digit}: precision {stats['precision']:.4f}  recall {stats['recall']:.4f}")
     print(f"wrote {args.json}, {confusion_png}, {errors_png}")
@@ -131,18 +159,39 @@ def plot_confusion(counts, path):
     plt.close(fig)
 
 
-def plot_errors(x, labels, predicted, probabilities, indices, path):
+def plot_errors(inputs, labels, worst, why, path):
+    """Each mistake as a pair: the digit, then gradient x input of the wrong answer's logit over it.
+
+    `worst` are the report's worst_errors entries, `why` the Explanation of those images.
+    """
     plt = pyplot()
-    cols = 6
-    rows = max(1, -(-len(indices) // cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.6, rows * 1.8), constrained_layout=True)
-    for ax in np.ravel(axes):
+    pairs = 6
+    rows = max(1, -(-len(worst) // pairs))
+    fig, axes = plt.subplots(
+        rows, 2 * pairs, figsize=(2 * pairs * 1.05, rows * 1.55), constrained_layout=True
+    )
+    axes = np.reshape(axes, (rows, 2 * pairs))
+    for ax in axes.ravel():
         ax.axis("off")
-    for ax, i in zip(np.ravel(axes), indices):
-        ax.imshow(x[i].reshape(SIDE, SIDE), cmap="gray")
-        ax.set_title(f"true {labels[i]} → {predicted[i]}\n{probabilities[i, predicted[i]]:.0%}", fontsize=8)
-    fig.suptitle("Most confident mistakes on the test set")
-    fig.savefig(path, dpi=100)
+    for k, error in enumerate(worst):
+        digit_ax, heat_ax = axes[k // pairs, 2 * (k % pairs)], axes[k // pairs, 2 * (k % pairs) + 1]
+        image = inputs[error["index"]].reshape(SIDE, SIDE)
+        digit_ax.imshow(image, cmap="gray", vmin=0, vmax=1)
+        digit_ax.set_title(
+            f"#{error['index']}: {error['true']} → {error['predicted']}\n{error['confidence']:.0%}",
+            fontsize=7,
+        )
+        heat_ax.imshow(np.zeros((SIDE, SIDE)), cmap="gray", vmin=0, vmax=1)
+        heat_ax.imshow(image, cmap="gray", vmin=0, vmax=1, alpha=0.45)
+        heat_ax.imshow(diverging_rgba(why.gradient[k] * inputs[error["index"]]))
+        flag = "flagged" if error["uncertain"] else "not flagged"
+        heat_ax.set_title(f"2nd: {error['second']}\n{flag}", fontsize=7)
+    fig.suptitle(
+        "Most confident mistakes on the test set (#test index: true → predicted). Beside each, what raised "
+        "(orange) and lowered (blue) the wrong answer's score: gradient × input",
+        fontsize=9,
+    )
+    fig.savefig(path, dpi=110)
     plt.close(fig)
 
 

@@ -30,6 +30,7 @@ from ..data.outliers import OUTLIER_CATEGORIES, outlier_pool
 from ..model import MLP, save_weights
 from ..model.calibration import calibrate, calibrated_probabilities, flag_stats, is_uncertain
 from ..model.contract import INPUT_MEANING
+from ..model.mlp import INITS
 from ..model.training import TrainConfig, fit, logits_of, loss_and_accuracy
 from ..model.version import project_version
 from .cli import add_data_options, fail, require
@@ -95,6 +96,12 @@ def parse_args(argv=None):
         type=int,
         help="held-out outliers per category to measure (default: 200 with outlier exposure, else 0)",
     )
+    parser.add_argument(
+        "--init",
+        choices=INITS,
+        default="he",
+        help="initial weights: he (random, scaled for ReLU) or zeros (to see symmetry stall training)",
+    )
     parser.add_argument("--out", type=Path, default=Path("mnist_mlp.npz"), help="weights file to write")
     args = parser.parse_args(argv)
     if args.outlier_val is None:
@@ -155,7 +162,7 @@ def train(args, x_train, y_train, x_val, y_val):
     """(model, TrainResult, the run's settings and timings for the metadata)."""
     config = TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)})  # same-named options
     print(f"training on {len(x_train)} images, validating on {len(x_val)}; {config}", file=sys.stderr)
-    model = MLP(seed=args.seed)
+    model = MLP(seed=args.seed, init=args.init)
     augmenter = Augmenter() if args.augment else None
     outliers, outlier_info = None, None
     if args.outlier_exposure:
@@ -178,6 +185,7 @@ def train(args, x_train, y_train, x_val, y_val):
     )
     run = {
         "train_config": vars(config),
+        "init": args.init,
         "augmentation": augmenter.config() if augmenter else None,
         "outlier_exposure": outlier_info,
         "epochs": result.best_epoch,
@@ -215,7 +223,7 @@ def write(args, model, metadata, history):
     try:
         save_weights(args.out, model, metadata)
         metrics_path.write_text(json.dumps({**metadata, "history": history}, indent=2) + "\n")
-        plot_curves(history, curves_path)
+        plot_curves(history, curves_path, metadata["epochs"], args.augment)
     except OSError as exc:
         fail(f"cannot write {exc.filename or args.out}: {exc.strerror or exc}")
     print(f"wrote {args.out}, {metrics_path}, {curves_path}")
@@ -251,24 +259,42 @@ def outlier_flags(model, calibration, x, kinds):
     }
 
 
-def plot_curves(history, path):
+def plot_curves(history, path, kept_epoch, augmented):
+    """Loss and accuracy per epoch, the kept (best-validation) epoch marked; the legend says why."""
     plt = pyplot()
     from matplotlib.ticker import MaxNLocator
 
     epochs = [h["epoch"] for h in history]
-    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
-    # train figures are running means over each epoch's batches, as the weights moved
-    for split, style, label in (("train", "-o", "train (running)"), ("val", "-s", "validation")):
+    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(11, 5), constrained_layout=True)
+    for split, style, label in (
+        ("train", "-o", _train_label(history, augmented)),
+        ("val", "-s", "validation"),
+    ):
         loss_ax.plot(epochs, [h[f"{split}_loss"] for h in history], style, label=label)
-        acc_ax.plot(epochs, [100 * h[f"{split}_accuracy"] for h in history], style, label=label)
-    loss_ax.set(title="Cross-entropy loss", xlabel="epoch", ylabel="loss", yscale="log")
+        acc_ax.plot(epochs, [100 * h[f"{split}_accuracy"] for h in history], style)
+    loss_ax.set(title="Cross-entropy loss on the digits", xlabel="epoch", ylabel="loss", yscale="log")
     acc_ax.set(title="Accuracy", xlabel="epoch", ylabel="accuracy (%)")
     for ax in (loss_ax, acc_ax):
+        if kept_epoch:
+            label = f"kept: epoch {kept_epoch}, the best validation accuracy" if ax is loss_ax else None
+            ax.axvline(kept_epoch, color="tab:green", linestyle="--", label=label)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
-        ax.legend()
+    fig.legend(loc="outside lower center", ncols=3, fontsize=8)
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def _train_label(history, augmented):
+    """Why the training curve sits below validation's accuracy: it is not measured like validation."""
+    reasons = ["a running mean over the epoch, as the weights moved"]
+    if augmented:
+        reasons.append(
+            "on augmented digits (warped, rotated, thicker or thinner pens): harder than plain ones"
+        )
+    if "train_outlier_loss" in history[0]:
+        reasons.append("while the outlier term pulls every answer towards 'no idea'")
+    return "train: " + ",\n".join(reasons)
 
 
 if __name__ == "__main__":

@@ -44,6 +44,7 @@ def index():
         asset=asset_url,
         max_bytes=current_app.config["MAX_CONTENT_LENGTH"],
         max_pixels=current_app.config["MAX_PIXELS"],
+        hidden_sizes=current_app.extensions["classifier"].layer_sizes[1:-1],
     )
     return current_app.response_class(html, mimetype="text/html", headers=PAGE_HEADERS)
 

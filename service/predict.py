@@ -8,6 +8,7 @@ Accepted bodies (a batch holds at most MAX_BATCH images):
   clients that preprocess themselves.
 One image answers {"digit", "confidence", "probabilities", "uncertain", "model"}; a
 batch (several files, "images" or "inputs") answers {"predictions": [...], "model"}.
+`?preview=1` adds each input as a 28x28 PNG, `?explain=1` an "explanation" (service/explain.py).
 """
 
 import base64
@@ -18,10 +19,11 @@ import numpy as np
 from flask import Blueprint, current_app, jsonify, request
 
 from ..data.preprocess import PreprocessError, pixel_count, preprocess
-from ..data.preview import input_png
+from ..data.preview import data_url, input_png
 from ..model.contract import prepared_inputs
 from .bodies import json_body
 from .errors import ApiError, from_preprocess
+from .explain import explanations
 from .metrics import count_predictions
 
 bp = Blueprint("predict", __name__)
@@ -40,17 +42,24 @@ def predict():
     clf = current_app.extensions["classifier"]
     answers = clf.answers(inputs)
     count_predictions(answers)
-    if request.args.get("preview", "").lower() in TRUE_WORDS:
+    if _asked("preview"):
         for answer, pixels in zip(answers, inputs):
             answer["preview"] = preview_png(pixels)
+    if _asked("explain"):
+        for answer, explanation in zip(answers, explanations(clf, inputs)):
+            answer["explanation"] = explanation
     if batch:
         return jsonify(predictions=answers, model=clf.model_id)
     return jsonify(**answers[0], model=clf.model_id)
 
 
+def _asked(option):
+    return request.args.get(option, "").lower() in TRUE_WORDS
+
+
 def preview_png(pixels):
     """The network's 28x28 input as a PNG data: URL, to show what it saw."""
-    return "data:image/png;base64," + base64.b64encode(input_png(pixels)).decode("ascii")
+    return data_url(input_png(pixels))
 
 
 def _inputs():

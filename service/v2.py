@@ -3,9 +3,12 @@
 Routes: GET /v2, /v2/health/live, /v2/health/ready, /v2/models/mnist, /v2/models/mnist/ready
 and POST /v2/models/mnist/infer with one FP32 tensor of shape [N, 784] or [N, 28, 28]
 holding MNIST pixels / 255. Outputs: "probabilities" (FP32 [N, 10]) and "digit" (INT64 [N]).
+The request parameter {"explain": true} adds one BYTES output "explanation" [N]: each element
+the JSON of that row's explanation, the same object as /predict?explain=1's.
 Errors use the protocol's own shape, {"error": "<message>"}, for every status (errors.payload).
 """
 
+import json
 import math
 
 from flask import Blueprint, current_app, jsonify, request
@@ -15,6 +18,7 @@ from ..model.contract import CLASSES, INPUTS, SIDE, prepared_inputs
 from ..model.version import DISTRIBUTION, project_version
 from .bodies import json_body
 from .errors import ApiError
+from .explain import explanations
 from .metrics import count_predictions
 
 bp = Blueprint("v2", __name__, url_prefix="/v2")
@@ -79,6 +83,7 @@ def infer(name):
         raise ApiError(400, "bad_request", "the body must be a JSON inference request object")
     inputs = _tensor(body.get("inputs"))
     wanted = _requested_outputs(body.get("outputs"))
+    explain = _explain_parameter(body.get("parameters"))
     probs = clf.predict_proba(inputs)
     digits, confidence = probs.argmax(axis=1), probs.max(axis=1)
     uncertain = is_uncertain(confidence, clf.uncertain_threshold)
@@ -95,6 +100,11 @@ def infer(name):
         "model_version": clf.model_id,
         "outputs": [{"name": out, **tensors[out]} for out in wanted],
     }
+    if explain:
+        why = [json.dumps(e, separators=(",", ":")) for e in explanations(clf, inputs)]
+        answer["outputs"].append(
+            {"name": "explanation", "datatype": "BYTES", "shape": [len(why)], "data": why}
+        )
     if "id" in body:
         answer["id"] = body["id"]
     return jsonify(answer)
@@ -137,3 +147,11 @@ def _requested_outputs(outputs):
     if not names or any(n not in OUTPUTS for n in names):
         raise ApiError(400, "bad_request", f"'outputs' may only name {list(OUTPUTS)}")
     return names
+
+
+def _explain_parameter(parameters):
+    if parameters is None:
+        return False
+    if not isinstance(parameters, dict) or not isinstance(parameters.get("explain", False), bool):
+        raise ApiError(400, "bad_request", "'parameters' must be an object; 'explain' a boolean")
+    return parameters.get("explain", False)

@@ -128,3 +128,16 @@ def test_forward_hidden_returns_every_hidden_layer_and_the_logits():
     np.testing.assert_array_equal(logits, model.forward(x))
     np.testing.assert_allclose(hidden[-1] @ model.weights[-1] + model.biases[-1], logits, rtol=1e-6)
     assert model.activations is None  # nothing kept for a backward pass
+
+
+def test_all_zero_weights_leave_the_hidden_layers_without_gradient():
+    model = MLP(init="zeros")
+    assert not model.params.any()
+    x = np.random.default_rng(0).random((8, 784))
+    logits = model.forward(x, keep=True)
+    grads = model.backward(logits - np.eye(10)[np.arange(8)])
+    assert not any(g.any() for g in model.grad_weights)  # symmetry: no weight can move
+    assert model.grad_biases[-1].any() and not model.grad_biases[0].any()
+    assert grads is model.grads
+    with pytest.raises(ValueError, match="init"):
+        MLP(init="ones")

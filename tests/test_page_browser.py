@@ -641,7 +641,7 @@ def test_the_not_sure_state(fresh, artifacts):
     preview = "data:image/png;base64," + base64.b64encode(png_bytes(np.zeros((28, 28)))).decode()
 
     def answer(route):
-        request_preview = route.request.url.endswith("preview=1")
+        request_preview = "preview=1" in route.request.url
         body = dict(digit=4, confidence=0.46, probabilities=probabilities, uncertain=True, model="m")
         if request_preview:
             body["preview"] = preview

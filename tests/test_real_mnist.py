@@ -33,6 +33,13 @@ def test_evaluation_cli_reports_the_shipped_weights(mnist_dir, tmp_path, capsys)
     assert report["errors"] == 10_000 - sum(report["confusion_matrix"][d][d] for d in range(10))
     recalls = [report["per_class"][str(d)]["recall"] for d in range(10)]
     assert min(recalls) > 0.95
+    # the service's promise: what it does not flag is right more often than the whole
+    assert 0 < report["flagged_share"] < 0.05
+    assert report["accuracy_not_flagged"] > report["accuracy"]
+    threshold = report["uncertain_threshold"]
+    for error in report["worst_errors"]:
+        assert error["second"] not in (error["predicted"], None)
+        assert error["uncertain"] == (error["confidence"] < threshold)
     for suffix in (".confusion.png", ".errors.png"):
         assert report_path.with_suffix(suffix).read_bytes().startswith(b"\x89PNG")
     assert f"test accuracy {report['accuracy']:.4f}" in capsys.readouterr().out

@@ -3,6 +3,7 @@
 import base64
 import io
 import json
+import re
 
 import numpy as np
 import pytest
@@ -173,7 +174,7 @@ def test_openapi_document_is_valid_and_lists_routes(app, client):
     validate(document)
     # The documented routes: all but the drawing page and static files (the page's and Swagger UI's).
     api = [r for r in app.url_map.iter_rules() if r.endpoint not in ("static", "page.index", "docs.static")]
-    rules = {r.rule.replace("<name>", "{name}") for r in api}
+    rules = {re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", r.rule) for r in api}
     assert rules <= set(document["paths"])
 
 

@@ -164,3 +164,13 @@ def test_without_data_dir_and_offline_the_user_is_told_what_to_do(monkeypatch, c
     assert stopped.value.code == 1
     error = capsys.readouterr().err.strip().splitlines()
     assert len(error) == 1 and "--data-dir" in error[0] and "no network" in error[0]
+
+
+def test_the_curves_legend_says_why_training_differs_from_validation():
+    plain = [{"epoch": 1, "train_loss": 0.3}]
+    exposed = [{"epoch": 1, "train_loss": 0.3, "train_outlier_loss": 2.4}]
+    assert "running mean" in train._train_label(plain, augmented=False)
+    assert "augmented" not in train._train_label(plain, augmented=False)
+    assert "augmented" in train._train_label(plain, augmented=True)
+    assert "outlier term" in train._train_label(exposed, augmented=True)
+    assert "outlier term" not in train._train_label(plain, augmented=True)

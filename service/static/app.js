@@ -15,7 +15,8 @@
   const EXPORT_SIDE = 56;
   const MIN_INTERVAL_MS = 150; // between two live requests while drawing
   const TIMEOUT_MS = 10000;
-  const PREDICT_URL = "predict?preview=1"; // relative: works behind a path prefix too
+  // relative: works behind a path prefix too. The explanation feeds the "Inside the network" panel.
+  const PREDICT_URL = "predict?preview=1&explain=1";
 
   const $ = (id) => document.getElementById(id);
   const canvas = $("canvas");
@@ -458,6 +459,7 @@
       preview.hidden = false;
     }
     if (answer.model) modelId.textContent = `Model ${answer.model}`;
+    document.dispatchEvent(new CustomEvent("digit:answer", { detail: answer })); // for inside.js
   }
 
   function resetResult(message = "Draw a digit to start.") {
@@ -479,6 +481,7 @@
     errorBox.hidden = true;
     errorBox.textContent = "";
     announce.textContent = "";
+    document.dispatchEvent(new CustomEvent("digit:reset"));
   }
 
   function showError(message) {
