@@ -22,12 +22,12 @@ FONT_DIRS = (
     Path("/usr/share/fonts/truetype/liberation"),
     Path("/usr/share/fonts/truetype/freefont"),
 )
-SKIP_FONTS = ("Math",)
+SKIP_FONTS = ("Math",)  # DejaVuMathTeXGyre: a maths font, its digits are ordinary but it adds nothing
 # The drawing page's export (service/static/app.js, tested to match): strokes in canvas
 # units drawn LINE_WIDTH of the side wide, round caps and joins, on an EXPORT_SIDE px PNG.
 PAGE_LINE_WIDTH = 1 / 16
 PAGE_EXPORT_SIDE = 56
-SUPERSAMPLE = 4  # ImageDraw does not anti-alias; the canvas does: draw 4x larger, then average  # DejaVuMathTeXGyre: a maths font, its digits are ordinary but it adds nothing
+SUPERSAMPLE = 4  # ImageDraw does not anti-alias; the canvas does: draw 4x larger, then average
 
 
 @dataclass(frozen=True)

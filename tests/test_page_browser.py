@@ -31,6 +31,7 @@ import pytest
 from PIL import Image
 
 from mnist_mlp.data.preprocess import preprocess
+from mnist_mlp.data.skeleton import thin
 from tests import live_server
 from tests.conftest import REPO, skip_or_fail
 from tests.service_fixtures import encode
@@ -71,33 +72,6 @@ except ImportError:  # pragma: no cover - depends on the environment
 
 
 # ---- MNIST digits as pen strokes ---------------------------------------------------
-
-
-def thin(binary):
-    """Zhang-Suen thinning: the one-pixel-wide skeleton of a boolean image."""
-    img = np.pad(binary.astype(np.uint8), 1)
-    changed = True
-    while changed:
-        changed = False
-        for step in (0, 1):
-            # P2..P9, clockwise from north
-            n = [
-                img[:-2, 1:-1], img[:-2, 2:], img[1:-1, 2:], img[2:, 2:],
-                img[2:, 1:-1], img[2:, :-2], img[1:-1, :-2], img[:-2, :-2],
-            ]  # fmt: skip
-            neighbours = sum(n)
-            ring = n + [n[0]]
-            transitions = sum(((ring[i] == 0) & (ring[i + 1] == 1)).astype(np.uint8) for i in range(8))
-            p2, p4, p6, p8 = n[0], n[2], n[4], n[6]
-            if step == 0:
-                side = (p2 * p4 * p6 == 0) & (p4 * p6 * p8 == 0)
-            else:
-                side = (p2 * p4 * p8 == 0) & (p2 * p6 * p8 == 0)
-            kill = (img[1:-1, 1:-1] == 1) & (neighbours >= 2) & (neighbours <= 6) & (transitions == 1) & side
-            if kill.any():
-                img[1:-1, 1:-1][kill] = 0
-                changed = True
-    return img[1:-1, 1:-1].astype(bool)
 
 
 STEPS = [(-1, 0), (0, 1), (1, 0), (0, -1), (-1, 1), (1, 1), (1, -1), (-1, -1)]  # straight first
