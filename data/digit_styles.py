@@ -210,11 +210,17 @@ def on_page_canvas(rng, lines, height):
     return [(line - low) * scale + corner for line in lines]
 
 
-def _page_drawing(rng, label, style):
-    """A digit drawn with the mouse on the page, `PAGE_HEIGHTS[style]` of the canvas high."""
+def page_strokes(rng, label, style):
+    """(polylines in canvas units, height): `label` drawn with the mouse on the page,
+    PAGE_HEIGHTS[style] of the canvas high. The browser tests trace these on the real page."""
     height = rng.uniform(*PAGE_HEIGHTS[style])
-    page = page_export(on_page_canvas(rng, _hand_lines(rng, label), height))
-    return Sample("digit", style, label, page, detail=f"{height:.0%} of the canvas")
+    return on_page_canvas(rng, _hand_lines(rng, label), height), height
+
+
+def _page_drawing(rng, label, style):
+    """A digit drawn with the mouse on the page, as the page exports it."""
+    lines, height = page_strokes(rng, label, style)
+    return Sample("digit", style, label, page_export(lines), detail=f"{height:.0%} of the canvas")
 
 
 def _low_res(rng, label):

@@ -141,12 +141,25 @@ def page_export(polylines):
     mask = Image.new("L", (side, side), 0)
     draw = ImageDraw.Draw(mask)
     for line in polylines:
-        xy = [tuple(p) for p in np.asarray(line, dtype=float) * side]
+        xy = [tuple(p) for p in as_page_draws(np.asarray(line, dtype=float) * side)]
         draw.line(xy, fill=255, width=round(pen), joint="curve")
         for x, y in (xy[0], xy[-1]):
             draw.ellipse((x - pen / 2, y - pen / 2, x + pen / 2, y + pen / 2), fill=255)
     small = mask.resize((PAGE_EXPORT_SIDE, PAGE_EXPORT_SIDE), Image.Resampling.BOX)
     return Image.eval(small, lambda level: 255 - level)
+
+
+def as_page_draws(points, steps=8):
+    """The path the page's canvas strokes through `points` (N, 2): quadratic curves from
+    midpoint to midpoint with the points as controls, then a line to the last, sampled."""
+    if len(points) < 3:
+        return points
+    controls = points[1:-1]  # (M, 2)
+    ends = (points[1:-1] + points[2:]) / 2  # each curve ends at the midpoint after its control
+    starts = np.vstack([points[:1], ends[:-1]])
+    t = np.linspace(0, 1, steps + 1)[1:, None, None]  # (S, 1, 1)
+    curves = (1 - t) ** 2 * starts + 2 * (1 - t) * t * controls + t**2 * ends  # (S, M, 2)
+    return np.vstack([points[:1], curves.transpose(1, 0, 2).reshape(-1, 2), points[-1:]])
 
 
 def low_resolution(page, height, blur=0.0):

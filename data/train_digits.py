@@ -12,7 +12,9 @@ show the network other pens and other inputs, made by the project itself:
                 wide, each point jittered
     fonts       "font": Pillow's built-in face             the installed faces of FONT_DIRS:
                 (Aileron), bold by stroking, slanted,      DejaVu, Liberation, FreeFont
-                turned
+                turned; "font_pen": its skeletons
+                re-stroked as the pen paths are (printed
+                shapes, such as a closed 4, written)
     degraded    a share of both kinds reduced to an 8-16   the evaluation's own digits,
                 px tall digit and enlarged, blurred,       reduced, JPEG'd or on grey paper
                 JPEG-compressed                            by the styles' own seed streams
@@ -34,7 +36,7 @@ from .preprocess import NoDigitFound, to_mnist_frame
 from .render import low_resolution, sample_rng, slant, text_mask
 from .skeleton import thin
 
-TRAIN_DIGIT_KINDS = ("restroked", "font")
+TRAIN_DIGIT_KINDS = ("restroked", "font", "font_pen")
 TRAIN_FONT = None  # Pillow's built-in face: in no evaluation style (render.font_files never lists it)
 PEN_WIDTHS = (1.0, 4.5)  # px in the 28x28 frame, drawn log-uniformly; MNIST's median is about 2
 SCALE = 4  # pen paths are drawn this much larger than 28x28, then reduced by the preprocessing
@@ -60,6 +62,8 @@ def training_digits(x_train, y_train, n_per_kind, seed=0):
     ]
     fonts = (font_digit(i % 10, sample_rng(seed, "train-digits/font", i)) for i in range(n_per_kind))
     pages += [(page, i % 10, "font") for i, page in enumerate(fonts)]
+    pens = (font_pen_digit(i % 10, sample_rng(seed, "train-digits/font_pen", i)) for i in range(n_per_kind))
+    pages += [(page, i % 10, "font_pen") for i, page in enumerate(pens)]
     inputs, labels, kinds = [], [], []
     for i, (page, label, kind) in enumerate(pages):
         try:
@@ -103,6 +107,12 @@ def font_digit(label, rng):
     size = int(rng.uniform(28, 110))
     mask = text_mask(str(label), TRAIN_FONT, size, int(rng.uniform(0, 0.09) * size))
     return _on_paper(slant(mask, rng.uniform(-12, 12), rng.uniform(-0.15, 0.35)))
+
+
+def font_pen_digit(label, rng):
+    """`label` in the built-in face as a pen writes it: the glyph's skeleton, re-stroked."""
+    glyph = to_mnist_frame(np.asarray(font_digit(label, rng)))
+    return restroked(thin(glyph > 0.5), rng)
 
 
 def _on_paper(mask):

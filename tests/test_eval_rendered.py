@@ -157,3 +157,16 @@ def test_end_to_end_small_run(mnist_dir, tmp_path, capsys):
 def test_cli_rejects_a_bad_per_style():
     with pytest.raises(SystemExit):
         eval_rendered.parse_args(["--per-style", "0"])
+
+
+def test_page_export_rounds_corners_as_the_canvas_does():
+    """The page strokes quadratic curves through the midpoints: a corner is cut, the ends are kept."""
+    path = render.as_page_draws(np.array([(0.0, 0.0), (1.0, 0.0), (1.0, 1.0)]))
+    assert tuple(path[0]) == (0.0, 0.0) and tuple(path[-1]) == (1.0, 1.0)
+    assert np.hypot(*(path - (1.0, 0.0)).T).min() > 0.2
+
+
+def test_page_drawings_are_the_pages_own_export():
+    for sample in rendered_digits(3, seed=1, styles=("page_large", "page_half", "page_third")):
+        assert sample.image.size == (render.PAGE_EXPORT_SIDE, render.PAGE_EXPORT_SIDE)
+        assert sample.image.mode == "L" and np.asarray(sample.image).min() < 64

@@ -18,9 +18,9 @@ from mnist_mlp.model.contract import SIDE
 from tests.conftest import REPO, skip_or_fail
 
 
-def stroke_width(frames):
-    """2 * ink / total variation: about a pen's width, in pixels, for strokes longer than wide."""
-    f = frames.reshape(-1, SIDE, SIDE).astype(np.float64)
+def stroke_width(images):
+    """2 * ink / total variation of (N, H, W) images: about a pen's width, in pixels."""
+    f = images.astype(np.float64)
     variation = np.abs(np.diff(f, axis=1)).sum((1, 2)) + np.abs(np.diff(f, axis=2)).sum((1, 2))
     return 2 * f.sum((1, 2)) / variation
 
@@ -41,20 +41,24 @@ def test_thin_leaves_a_one_pixel_line_and_works_on_a_batch():
 
 
 def test_restroked_pen_widths_reach_past_mnists_own_on_both_sides(mnist):
-    x_train, y_train, _, _ = mnist
-    x, y, kinds = training_digits(x_train[:200], y_train[:200], 200, seed=1)
-    widths, mnist_widths = stroke_width(x[kinds == "restroked"]), stroke_width(x_train[:2000])
+    """Measured on the pages, before the preprocessing thins the heaviest pens again."""
+    x_train, _, _, _ = mnist
+    skeletons = thin(x_train[:200].reshape(-1, SIDE, SIDE) > 128)
+    pages = [255 - np.asarray(restroked(s, np.random.default_rng(i))) for i, s in enumerate(skeletons)]
+    widths = stroke_width(np.array(pages)) / train_digits.SCALE
+    mnist_widths = stroke_width(x_train[:2000].reshape(-1, SIDE, SIDE))
     assert np.percentile(widths, 10) < np.percentile(mnist_widths, 10)
-    assert np.percentile(widths, 90) > np.percentile(mnist_widths, 90) + 0.3
-    assert sorted(set(kinds)) == sorted(TRAIN_DIGIT_KINDS)
+    assert np.percentile(widths, 90) > np.percentile(mnist_widths, 90) + 0.5
 
 
 def test_restroked_digits_keep_the_labels_of_the_images_they_come_from(mnist):
     x_train, y_train, _, _ = mnist
     threes = x_train[y_train == 3][:40]
     x, y, kinds = training_digits(threes, np.full(len(threes), 3), 40, seed=0)
+    assert set(kinds) == set(TRAIN_DIGIT_KINDS)
     assert (y[kinds == "restroked"] == 3).all()
-    assert (np.bincount(y[kinds == "font"], minlength=10) == 4).all()
+    for kind in ("font", "font_pen"):  # every digit in turn; a few refused pages may drop out
+        assert np.bincount(y[kinds == kind], minlength=10).min() >= 3
 
 
 def test_restroked_is_reproducible_and_depends_on_its_stream():
