@@ -32,7 +32,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageOps
 
 from ..model.contract import INPUTS, SIDE, to_pixels
-from .preprocess import NoDigitFound, to_mnist_frame
+from .preprocess import FIT, NoDigitFound, to_mnist_frame
 from .render import low_resolution, sample_rng, slant, text_mask
 from .skeleton import thin
 
@@ -76,14 +76,17 @@ def training_digits(x_train, y_train, n_per_kind, seed=0):
     return np.asarray(inputs, np.uint8).reshape(-1, INPUTS), np.asarray(labels), np.asarray(kinds)
 
 
-def restroked(skeleton, rng):
-    """A page with the skeleton (28x28 bool) redrawn by a round pen of a random width."""
-    pen = SCALE * np.exp(rng.uniform(*np.log(PEN_WIDTHS)))
+def restroked(skeleton, rng, scale=SCALE):
+    """A page with the skeleton (bool, MNIST's 28x28 or finer) redrawn, `scale` times larger,
+    by a round pen whose width is drawn for a 28-pixel frame."""
+    fineness = skeleton.shape[0] / SIDE  # skeleton pixels per pixel of a 28x28 frame
+    pen = scale * fineness * np.exp(rng.uniform(*np.log(PEN_WIDTHS)))
     rows, cols = np.nonzero(skeleton)
-    points = (np.stack([cols, rows], axis=1) + 0.5 + rng.normal(0, POINT_JITTER, (len(rows), 2))) * SCALE
+    jitter = rng.normal(0, POINT_JITTER * fineness, (len(rows), 2))
+    points = (np.stack([cols, rows], axis=1) + 0.5 + jitter) * scale
     where = -np.ones(skeleton.shape, int)
     where[rows, cols] = np.arange(len(rows))
-    mask = Image.new("L", (SIDE * SCALE, SIDE * SCALE), 0)
+    mask = Image.new("L", (skeleton.shape[1] * scale, skeleton.shape[0] * scale), 0)
     draw = ImageDraw.Draw(mask)
     for x, y in points:
         draw.ellipse((x - pen / 2, y - pen / 2, x + pen / 2, y + pen / 2), fill=255)
@@ -104,15 +107,26 @@ def _neighbour_pairs(where, d_row, d_col):
 
 def font_digit(label, rng):
     """A page with `label` in the built-in face: a random size, stroke (bold), slant and turn."""
+    return _on_paper(_font_mask(label, rng, max_bold=0.09))
+
+
+def _font_mask(label, rng, max_bold):
     size = int(rng.uniform(28, 110))
-    mask = text_mask(str(label), TRAIN_FONT, size, int(rng.uniform(0, 0.09) * size))
-    return _on_paper(slant(mask, rng.uniform(-12, 12), rng.uniform(-0.15, 0.35)))
+    mask = text_mask(str(label), TRAIN_FONT, size, int(rng.uniform(0, max_bold) * size))
+    return slant(mask, rng.uniform(-12, 12), rng.uniform(-0.15, 0.35))
 
 
 def font_pen_digit(label, rng):
-    """`label` in the built-in face as a pen writes it: the glyph's skeleton, re-stroked."""
-    glyph = to_mnist_frame(np.asarray(font_digit(label, rng)))
-    return restroked(thin(glyph > 0.5), rng)
+    """`label` in the built-in face as a pen writes it: the glyph's skeleton, re-stroked.
+
+    The glyph is thinned in a frame twice MNIST's, where the skeleton keeps the openings of
+    the face (the gap of a 6, the flag of a 1) that 28 px, or a bold stroke, would close.
+    """
+    mask = _font_mask(label, rng, max_bold=0.0)
+    mask.thumbnail((2 * FIT, 2 * FIT), Image.Resampling.BOX)
+    frame = Image.new("L", (2 * SIDE, 2 * SIDE), 0)
+    frame.paste(mask, ((2 * SIDE - mask.width) // 2, (2 * SIDE - mask.height) // 2))
+    return restroked(thin(np.asarray(frame) > 128), rng, scale=2)
 
 
 def _on_paper(mask):

@@ -143,7 +143,8 @@ def test_end_to_end_small_run(mnist_dir, tmp_path, capsys):
     assert digits["overall"]["errors"] == 0 and others["plain"]["errors"] == 0
     assert digits["overall"]["accuracy"] >= 0.80
     assert test["accuracy"] >= 0.97 and test["flagged"] <= 0.10
-    assert set(report["targets"]["met"]) == {"rendered_accuracy", "non_digits_flagged", "test_digits_flagged"}
+    met = {"style_accuracy", "rendered_accuracy", "non_digits_flagged", "test_digits_flagged"}
+    assert set(report["targets"]["met"]) == met
     assert report["non_digit_split"]["shapes"] == sorted(EVAL_SHAPES)
     assert "outlier_exposure" in report
     assert 0 < report["threshold"]["value"] < 1
