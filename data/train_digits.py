@@ -54,7 +54,10 @@ def training_digits(x_train, y_train, n_per_kind, seed=0):
     The restroked digits are MNIST images x_train (the training split only) with their
     labels y_train, picked at random; images the preprocessing refuses are left out.
     """
-    picks = np.random.default_rng([seed, 17]).choice(len(x_train), n_per_kind, replace=False)
+    # a small split lends an image more than once: each copy gets its own pen
+    picks = np.random.default_rng([seed, 17]).choice(
+        len(x_train), n_per_kind, replace=n_per_kind > len(x_train)
+    )
     skeletons = thin(x_train[picks].reshape(-1, SIDE, SIDE) > 128)
     pages = [
         (restroked(skeleton, sample_rng(seed, "train-digits/restroked", i)), int(y_train[pick]), "restroked")
