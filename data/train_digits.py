@@ -15,7 +15,7 @@ show the network other pens and other inputs, made by the project itself:
                 turned; "font_pen": its skeletons
                 re-stroked as the pen paths are (printed
                 shapes, such as a closed 4, written)
-    degraded    a share of both kinds reduced to an 8-16   the evaluation's own digits,
+    degraded    a share of every kind reduced to an 8-16   the evaluation's own digits,
                 px tall digit and enlarged, blurred,       reduced, JPEG'd or on grey paper
                 JPEG-compressed                            by the styles' own seed streams
 
@@ -54,21 +54,8 @@ def training_digits(x_train, y_train, n_per_kind, seed=0):
     The restroked digits are MNIST images x_train (the training split only) with their
     labels y_train, picked at random; images the preprocessing refuses are left out.
     """
-    # a small split lends an image more than once: each copy gets its own pen
-    picks = np.random.default_rng([seed, 17]).choice(
-        len(x_train), n_per_kind, replace=n_per_kind > len(x_train)
-    )
-    skeletons = thin(x_train[picks].reshape(-1, SIDE, SIDE) > 128)
-    pages = [
-        (restroked(skeleton, sample_rng(seed, "train-digits/restroked", i)), int(y_train[pick]), "restroked")
-        for i, (skeleton, pick) in enumerate(zip(skeletons, picks))
-    ]
-    fonts = (font_digit(i % 10, sample_rng(seed, "train-digits/font", i)) for i in range(n_per_kind))
-    pages += [(page, i % 10, "font") for i, page in enumerate(fonts)]
-    pens = (font_pen_digit(i % 10, sample_rng(seed, "train-digits/font_pen", i)) for i in range(n_per_kind))
-    pages += [(page, i % 10, "font_pen") for i, page in enumerate(pens)]
     inputs, labels, kinds = [], [], []
-    for i, (page, label, kind) in enumerate(pages):
+    for i, (page, label, kind) in enumerate(_pages(x_train, y_train, n_per_kind, seed)):
         try:
             frame = to_mnist_frame(np.asarray(degraded(page, sample_rng(seed, "train-digits/degraded", i))))
         except NoDigitFound:
@@ -77,6 +64,19 @@ def training_digits(x_train, y_train, n_per_kind, seed=0):
         labels.append(label)
         kinds.append(kind)
     return np.asarray(inputs, np.uint8).reshape(-1, INPUTS), np.asarray(labels), np.asarray(kinds)
+
+
+def _pages(x_train, y_train, n_per_kind, seed):
+    """(page, label, kind) of every kind in turn, one page at a time."""
+    # a small split lends an image more than once: each copy gets its own pen
+    lend = n_per_kind > len(x_train)
+    picks = np.random.default_rng([seed, 17]).choice(len(x_train), n_per_kind, replace=lend)
+    skeletons = thin(x_train[picks].reshape(-1, SIDE, SIDE) > 128)
+    for i, (skeleton, label) in enumerate(zip(skeletons, y_train[picks])):
+        yield restroked(skeleton, sample_rng(seed, "train-digits/restroked", i)), int(label), "restroked"
+    for kind, draw in (("font", font_digit), ("font_pen", font_pen_digit)):
+        for i in range(n_per_kind):
+            yield draw(i % 10, sample_rng(seed, f"train-digits/{kind}", i)), i % 10, kind
 
 
 def restroked(skeleton, rng, scale=SCALE):
