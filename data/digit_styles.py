@@ -2,9 +2,12 @@
 
     samples = rendered_digits(n_per_style=50, seed=0)     # [Sample], labels 0..9 in turn
 
-Fourteen styles (DIGIT_STYLES): font families and weights, ImageDraw stroke widths,
+Nineteen styles (DIGIT_STYLES): font families and weights, ImageDraw stroke widths,
 slants, rotations, sizes and positions, a thick round pen like a mouse on the drawing
-page, JPEG, grey paper. None of them is used in training.
+page, JPEG, grey paper; pen paths drawn large, half and a third of the drawing page's
+canvas high and exported as the page exports them (`render.page_export`); digits
+scanned at 8-16 px and enlarged; strongly slanted digits. None of them is used in
+training: data/train_digits.py keeps the training digits apart.
 """
 
 import math
@@ -12,9 +15,12 @@ import math
 import numpy as np
 
 from .render import (
+    PAGE_LINE_WIDTH,
     Sample,
     font_name,
     jitter,
+    low_resolution,
+    page_export,
     paste_on_page,
     pick_font,
     random_canvas,
@@ -40,7 +46,13 @@ DIGIT_STYLES = (
     "hand_drawn",
     "jpeg",
     "gray_paper",
+    "page_large",
+    "page_half",
+    "page_third",
+    "low_res",
+    "slanted",
 )
+PAGE_HEIGHTS = {"page_large": (0.6, 0.9), "page_half": (0.45, 0.55), "page_third": (0.3, 0.36)}
 
 
 def rendered_digits(n_per_style, seed=0, styles=DIGIT_STYLES):
@@ -169,18 +181,61 @@ DIGIT_STROKES = {
 }
 
 
-def _hand_drawn(rng, label):
-    canvas = random_canvas(rng, 200, 300)
-    height = rng.uniform(0.45, 0.8) * min(canvas)
-    # a random affine per drawing: slant, squash, tilt, as hands do
+def _hand_lines(rng, label):
+    """DIGIT_STROKES[label] as one hand draws it: a random slant, squash and tilt, and a wobble."""
     shear, squash, tilt = rng.uniform(-0.25, 0.25), rng.uniform(0.75, 1.3), np.deg2rad(rng.uniform(-10, 10))
     matrix = np.array([[math.cos(tilt), -math.sin(tilt)], [math.sin(tilt), math.cos(tilt)]])
     matrix = matrix @ np.array([[squash, -shear], [0.0, 1.0]])
-    lines = [wobble(rng, line, 0.012) @ matrix.T for line in DIGIT_STROKES[label]]
+    return [wobble(rng, line, 0.012) @ matrix.T for line in DIGIT_STROKES[label]]
+
+
+def _hand_drawn(rng, label):
+    canvas = random_canvas(rng, 200, 300)
+    height = rng.uniform(0.45, 0.8) * min(canvas)
+    lines = _hand_lines(rng, label)
     pen = rng.uniform(0.08, 0.17) * height
     mask = stroke_mask(lines, height, pen)
     page = paste_on_page(rng, mask, canvas, jitter(rng, 0.12))
     return Sample("digit", "hand_drawn", label, page, detail=f"pen {pen:.0f}px")
+
+
+def on_page_canvas(rng, lines, height):
+    """Polylines scaled to `height` of the page's canvas (units 0..1), at a random place inside it."""
+    low = np.min([line.min(axis=0) for line in lines], axis=0)
+    high = np.max([line.max(axis=0) for line in lines], axis=0)
+    scale = height / (high[1] - low[1])
+    size = (high - low) * scale
+    margin = PAGE_LINE_WIDTH  # the pen's half width and a little paper
+    corner = margin + rng.uniform(0, 1, 2) * np.maximum(1 - 2 * margin - size, 0)
+    return [(line - low) * scale + corner for line in lines]
+
+
+def page_strokes(rng, label, style):
+    """(polylines in canvas units, height): `label` drawn with the mouse on the page,
+    PAGE_HEIGHTS[style] of the canvas high. The browser tests trace these on the real page."""
+    height = rng.uniform(*PAGE_HEIGHTS[style])
+    return on_page_canvas(rng, _hand_lines(rng, label), height), height
+
+
+def _page_drawing(rng, label, style):
+    """A digit drawn with the mouse on the page, as the page exports it."""
+    lines, height = page_strokes(rng, label, style)
+    return Sample("digit", style, label, page_export(lines), detail=f"{height:.0%} of the canvas")
+
+
+def _low_res(rng, label):
+    sample = _typeset(rng, label, "low_res", str(rng.choice(["regular", "bold"])))
+    digit_height = rng.uniform(8, 16)  # px of the digit in the coarse scan
+    ink_rows = np.flatnonzero(np.asarray(sample.image).min(axis=1) < 128)
+    share = (ink_rows[-1] - ink_rows[0] + 1) / sample.image.height
+    page = low_resolution(sample.image, digit_height / share, rng.uniform(0, 1.5))
+    return Sample("digit", "low_res", label, page, detail=f"{sample.detail} {digit_height:.0f}px")
+
+
+def _slanted(rng, label):
+    shear = rng.uniform(0.25, 0.45) * rng.choice([-1, 1], p=[0.25, 0.75])  # most writers lean right
+    sample = _typeset(rng, label, "slanted", str(rng.choice(["regular", "bold"])), shear=shear)
+    return Sample("digit", "slanted", label, sample.image, detail=f"{sample.detail} shear {shear:+.2f}")
 
 
 _DIGIT_STYLES = {
@@ -198,4 +253,9 @@ _DIGIT_STYLES = {
     "hand_drawn": _hand_drawn,
     "jpeg": _jpeg,
     "gray_paper": _gray_paper,
+    "page_large": lambda rng, label: _page_drawing(rng, label, "page_large"),
+    "page_half": lambda rng, label: _page_drawing(rng, label, "page_half"),
+    "page_third": lambda rng, label: _page_drawing(rng, label, "page_third"),
+    "low_res": _low_res,
+    "slanted": _slanted,
 }

@@ -15,7 +15,7 @@ from functools import cache
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 FONT_DIRS = (
     Path("/usr/share/fonts/truetype/dejavu"),
@@ -23,6 +23,11 @@ FONT_DIRS = (
     Path("/usr/share/fonts/truetype/freefont"),
 )
 SKIP_FONTS = ("Math",)  # DejaVuMathTeXGyre: a maths font, its digits are ordinary but it adds nothing
+# The drawing page's export (service/static/app.js, tested to match): strokes in canvas
+# units drawn LINE_WIDTH of the side wide, round caps and joins, on an EXPORT_SIDE px PNG.
+PAGE_LINE_WIDTH = 1 / 16
+PAGE_EXPORT_SIDE = 56
+SUPERSAMPLE = 4  # ImageDraw does not anti-alias; the canvas does: draw 4x larger, then average
 
 
 @dataclass(frozen=True)
@@ -126,6 +131,43 @@ def stroke_mask(polylines, height, pen):
         for x, y in (xy[0], xy[-1]):  # round caps, as a pen or a mouse brush leaves
             draw.ellipse((x - pen / 2, y - pen / 2, x + pen / 2, y + pen / 2), fill=255)
     return crop(mask)
+
+
+def page_export(polylines):
+    """The PNG page the drawing page sends for these strokes: polylines in canvas units (0..1,
+    x right, y down), black on white, PAGE_EXPORT_SIDE px, anti-aliased like the canvas."""
+    side = PAGE_EXPORT_SIDE * SUPERSAMPLE
+    pen = PAGE_LINE_WIDTH * side
+    mask = Image.new("L", (side, side), 0)
+    draw = ImageDraw.Draw(mask)
+    for line in polylines:
+        xy = [tuple(p) for p in as_page_draws(np.asarray(line, dtype=float) * side)]
+        draw.line(xy, fill=255, width=round(pen), joint="curve")
+        for x, y in (xy[0], xy[-1]):
+            draw.ellipse((x - pen / 2, y - pen / 2, x + pen / 2, y + pen / 2), fill=255)
+    small = mask.resize((PAGE_EXPORT_SIDE, PAGE_EXPORT_SIDE), Image.Resampling.BOX)
+    return Image.eval(small, lambda level: 255 - level)
+
+
+def as_page_draws(points, steps=8):
+    """The path the page's canvas strokes through `points` (N, 2): quadratic curves from
+    midpoint to midpoint with the points as controls, then a line to the last, sampled."""
+    if len(points) < 3:
+        return points
+    controls = points[1:-1]  # (M, 2)
+    ends = (points[1:-1] + points[2:]) / 2  # each curve ends at the midpoint after its control
+    starts = np.vstack([points[:1], ends[:-1]])
+    t = np.linspace(0, 1, steps + 1)[1:, None, None]  # (S, 1, 1)
+    curves = (1 - t) ** 2 * starts + 2 * (1 - t) * t * controls + t**2 * ends  # (S, M, 2)
+    return np.vstack([points[:1], curves.transpose(1, 0, 2).reshape(-1, 2), points[-1:]])
+
+
+def low_resolution(page, height, blur=0.0):
+    """`page` as a coarse scan shows it: reduced so it is `height` px tall, enlarged back, blurred."""
+    width = max(1, round(page.width * height / page.height))
+    coarse = page.resize((width, max(1, round(height))), Image.Resampling.BOX)
+    page = coarse.resize(page.size, Image.Resampling.BICUBIC)
+    return page.filter(ImageFilter.GaussianBlur(blur)) if blur else page
 
 
 def crop(mask, margin=2):

@@ -24,9 +24,12 @@ from dataclasses import fields
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
+
 from ..data import DataUnavailable, IDXError, fingerprint, load_mnist, train_val_split
 from ..data.augment import Augmenter
 from ..data.outliers import OUTLIER_CATEGORIES, outlier_pool
+from ..data.train_digits import TRAIN_DIGIT_KINDS, training_digits
 from ..model import MLP, save_weights
 from ..model.calibration import calibrate, calibrated_probabilities, flag_stats, is_uncertain
 from ..model.contract import INPUT_MEANING
@@ -102,12 +105,20 @@ def parse_args(argv=None):
         default="he",
         help="initial weights: he (random, scaled for ReLU) or zeros (to see symmetry stall training)",
     )
+    parser.add_argument(
+        "--train-digits",
+        type=int,
+        default=4000,
+        help="digits per kind beyond MNIST's writers (re-stroked skeletons, font digits) added to training",
+    )
     parser.add_argument("--out", type=Path, default=Path("mnist_mlp.npz"), help="weights file to write")
     args = parser.parse_args(argv)
     if args.outlier_val is None:
         args.outlier_val = 200 if args.outlier_exposure else 0
     if args.outlier_exposure and (args.outlier_batch < 1 or args.outlier_pool < 1 or args.outlier_weight < 0):
         parser.error("--outlier-batch and --outlier-pool must be at least 1, --outlier-weight at least 0")
+    if args.train_digits < 0:
+        parser.error("--train-digits must be at least 0")
     if args.epochs < 1 or args.batch_size < 1:
         parser.error("--epochs and --batch-size must be at least 1")
     if not 0 < args.val_fraction < 1:
@@ -163,6 +174,7 @@ def train(args, x_train, y_train, x_val, y_val):
     config = TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)})  # same-named options
     print(f"training on {len(x_train)} images, validating on {len(x_val)}; {config}", file=sys.stderr)
     model = MLP(seed=args.seed, init=args.init)
+    x_train, y_train, extra_info = with_training_digits(args, x_train, y_train)
     augmenter = Augmenter() if args.augment else None
     outliers, outlier_info = None, None
     if args.outlier_exposure:
@@ -188,11 +200,27 @@ def train(args, x_train, y_train, x_val, y_val):
         "init": args.init,
         "augmentation": augmenter.config() if augmenter else None,
         "outlier_exposure": outlier_info,
+        "training_digits": extra_info,
         "epochs": result.best_epoch,
         "train_seconds": round(time.perf_counter() - started, 2),
         "diverged": result.diverged,
     }
     return model, result, run
+
+
+def with_training_digits(args, x_train, y_train):
+    """The training split with data.train_digits' digits appended, and what was added, for the metadata."""
+    if not args.train_digits:
+        return x_train, y_train, None
+    started = time.perf_counter()
+    x_extra, y_extra, kinds = training_digits(x_train, y_train, args.train_digits, args.seed)
+    info = {
+        "per_kind": args.train_digits,
+        "by_kind": {k: int((kinds == k).sum()) for k in TRAIN_DIGIT_KINDS},
+        "render_seconds": round(time.perf_counter() - started, 2),
+    }
+    print(f"training digits beyond MNIST: {info}", file=sys.stderr)
+    return np.concatenate([x_train, x_extra]), np.concatenate([y_train, y_extra.astype(y_train.dtype)]), info
 
 
 def measure(args, model, result, x_val, y_val, x_test, y_test):

@@ -143,7 +143,8 @@ def test_end_to_end_small_run(mnist_dir, tmp_path, capsys):
     assert digits["overall"]["errors"] == 0 and others["plain"]["errors"] == 0
     assert digits["overall"]["accuracy"] >= 0.80
     assert test["accuracy"] >= 0.97 and test["flagged"] <= 0.10
-    assert set(report["targets"]["met"]) == {"rendered_accuracy", "non_digits_flagged", "test_digits_flagged"}
+    met = {"style_accuracy", "rendered_accuracy", "non_digits_flagged", "test_digits_flagged"}
+    assert set(report["targets"]["met"]) == met
     assert report["non_digit_split"]["shapes"] == sorted(EVAL_SHAPES)
     assert "outlier_exposure" in report
     assert 0 < report["threshold"]["value"] < 1
@@ -157,3 +158,16 @@ def test_end_to_end_small_run(mnist_dir, tmp_path, capsys):
 def test_cli_rejects_a_bad_per_style():
     with pytest.raises(SystemExit):
         eval_rendered.parse_args(["--per-style", "0"])
+
+
+def test_page_export_rounds_corners_as_the_canvas_does():
+    """The page strokes quadratic curves through the midpoints: a corner is cut, the ends are kept."""
+    path = render.as_page_draws(np.array([(0.0, 0.0), (1.0, 0.0), (1.0, 1.0)]))
+    assert tuple(path[0]) == (0.0, 0.0) and tuple(path[-1]) == (1.0, 1.0)
+    assert np.hypot(*(path - (1.0, 0.0)).T).min() > 0.2
+
+
+def test_page_drawings_are_the_pages_own_export():
+    for sample in rendered_digits(3, seed=1, styles=("page_large", "page_half", "page_third")):
+        assert sample.image.size == (render.PAGE_EXPORT_SIDE, render.PAGE_EXPORT_SIDE)
+        assert sample.image.mode == "L" and np.asarray(sample.image).min() < 64

@@ -30,7 +30,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from mnist_mlp.data.digit_styles import PAGE_HEIGHTS, page_strokes
 from mnist_mlp.data.preprocess import preprocess
+from mnist_mlp.data.render import sample_rng
+from mnist_mlp.data.skeleton import thin
 from tests import live_server
 from tests.conftest import REPO, skip_or_fail
 from tests.service_fixtures import encode
@@ -54,6 +57,9 @@ DIGITS = 50  # MNIST test digits drawn with the mouse
 MIN_ACCURACY = 0.90
 TOUCH_DIGITS = 6
 SAMPLE_SEED = 5  # which test digits: a fixed random sample, the same on every run
+PEN_DIGITS = 100  # pen-path digits (not MNIST's) drawn at each height of PAGE_HEIGHTS
+PEN_MIN_ACCURACY = 0.97
+PEN_SEED = 17  # other drawings than eval_rendered's (seed 0); no training digit is a pen template
 SCREENSHOT_DIGIT = 0  # MNIST test image 0, a clean 7, for docs/screenshot.png
 BENCH_SAMPLE = REPO / "scripts" / "samples" / "page-digit.png"  # the page's PNG in bench_service
 READY_TIMEOUT = 60.0
@@ -71,33 +77,6 @@ except ImportError:  # pragma: no cover - depends on the environment
 
 
 # ---- MNIST digits as pen strokes ---------------------------------------------------
-
-
-def thin(binary):
-    """Zhang-Suen thinning: the one-pixel-wide skeleton of a boolean image."""
-    img = np.pad(binary.astype(np.uint8), 1)
-    changed = True
-    while changed:
-        changed = False
-        for step in (0, 1):
-            # P2..P9, clockwise from north
-            n = [
-                img[:-2, 1:-1], img[:-2, 2:], img[1:-1, 2:], img[2:, 2:],
-                img[2:, 1:-1], img[2:, :-2], img[1:-1, :-2], img[:-2, :-2],
-            ]  # fmt: skip
-            neighbours = sum(n)
-            ring = n + [n[0]]
-            transitions = sum(((ring[i] == 0) & (ring[i + 1] == 1)).astype(np.uint8) for i in range(8))
-            p2, p4, p6, p8 = n[0], n[2], n[4], n[6]
-            if step == 0:
-                side = (p2 * p4 * p6 == 0) & (p4 * p6 * p8 == 0)
-            else:
-                side = (p2 * p4 * p8 == 0) & (p2 * p6 * p8 == 0)
-            kill = (img[1:-1, 1:-1] == 1) & (neighbours >= 2) & (neighbours <= 6) & (transitions == 1) & side
-            if kill.any():
-                img[1:-1, 1:-1][kill] = 0
-                changed = True
-    return img[1:-1, 1:-1].astype(bool)
 
 
 STEPS = [(-1, 0), (0, 1), (1, 0), (0, -1), (-1, 1), (1, 1), (1, -1), (-1, -1)]  # straight first
@@ -154,6 +133,11 @@ def on_canvas(box, strokes):
     """Stroke points in page coordinates: the 28x28 frame stretched over the whole canvas."""
     scale = box["width"] / 28
     return [[(box["x"] + (c + 0.5) * scale, box["y"] + (r + 0.5) * scale) for r, c in s] for s in strokes]
+
+
+def in_box(box, lines):
+    """Polylines in canvas units (0..1, x right, y down) in page coordinates."""
+    return [[(box["x"] + x * box["width"], box["y"] + y * box["height"]) for x, y in line] for line in lines]
 
 
 def png_bytes(array, scale=1):
@@ -226,8 +210,12 @@ class Tab:
 
     def draw(self, strokes):
         """Mouse strokes on the canvas; returns the digit the page shows once it has settled."""
+        return self.trace(on_canvas(self.box(), strokes))
+
+    def trace(self, strokes):
+        """Mouse strokes through points in page coordinates; the digit the page then shows."""
         mouse = self.page.mouse
-        for stroke in on_canvas(self.box(), strokes):
+        for stroke in strokes:
             mouse.move(*stroke[0])
             mouse.down()
             for x, y in stroke[1:]:
@@ -382,6 +370,31 @@ def test_mnist_digits_drawn_with_the_mouse_are_recognised(desktop, sample, mnist
     path = desktop.shot(artifacts, "desktop-digit")
     if os.environ.get("UPDATE_SCREENSHOT") == "1":
         shutil.copyfile(path, REPO / "docs" / "screenshot.png")
+
+
+@pytest.mark.parametrize("style", PAGE_HEIGHTS)
+def test_pen_path_digits_drawn_at_every_height_are_recognised(desktop, artifacts, style):
+    """Digits no MNIST writer drew (data/digit_styles.py's pen templates, each with its own hand),
+    drawn large, half and a third of the canvas high: the accuracy and the "not sure" share."""
+    started = time.monotonic()
+    right, unsure, wrong = 0, 0, []
+    for i in range(PEN_DIGITS):
+        label = i % 10
+        lines, _ = page_strokes(sample_rng(PEN_SEED, style, i), label, style)
+        desktop.clear()
+        answer = desktop.trace(in_box(desktop.box(), lines))
+        right += answer == str(label)
+        unsure += desktop.page.locator("#prediction").get_attribute("data-uncertain") == "true"
+        if answer != str(label):
+            wrong.append((i, label, answer))
+            desktop.shot(artifacts, f"pen-{style}-miss-{i:03d}-label{label}-got{answer or 'none'}")
+    accuracy = right / PEN_DIGITS
+    print(
+        f"\npage accuracy, {PEN_DIGITS} pen-path digits ({style}): {accuracy:.0%}, "
+        f"not sure {unsure / PEN_DIGITS:.0%}, in {time.monotonic() - started:.1f} s; misses {wrong}"
+    )
+    assert accuracy >= PEN_MIN_ACCURACY, wrong
+    assert desktop.console_errors == []
 
 
 def test_the_benchmark_sends_what_the_page_sends(fresh, mnist):

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import mnist_mlp.data.preprocess as preprocess_module
 from mnist_mlp.data.preprocess import (
     BadImage,
     ImageTooLarge,
@@ -165,3 +166,44 @@ def test_accuracy_through_http_matches_model(mlp, sample):
     print(f"model on the whole test set {test_accuracy:.4f}")
     assert abs(http_accuracy - model_accuracy) <= 0.01
     assert abs(http_accuracy - test_accuracy) <= 0.01
+
+
+def stroke_width(frame):
+    """2 * ink / total variation: about the pen's width in pixels."""
+    variation = np.abs(np.diff(frame, axis=0)).sum() + np.abs(np.diff(frame, axis=1)).sum()
+    return 2 * frame.sum() / variation
+
+
+def ring(sides, caps):
+    """A light-on-dark "0" on a 100 px page: `sides` px thick left and right, `caps` top and bottom."""
+    page = np.zeros((100, 100), np.uint8)
+    page[10:90, 30:70] = 255
+    page[10 + caps : 90 - caps, 30 + sides : 70 - sides] = 0
+    return page
+
+
+def test_strokes_far_heavier_than_mnists_are_thinned(monkeypatch):
+    thinned = stroke_width(to_mnist_frame(ring(16, 16)))
+    monkeypatch.setattr(preprocess_module, "MAX_STROKE", float("inf"))
+    unthinned = stroke_width(to_mnist_frame(ring(16, 16)))
+    assert unthinned > 3.5 and thinned < preprocess_module.STROKE_TARGET + 0.6
+
+
+def test_mnist_strokes_are_left_as_they_are(monkeypatch):
+    x_test, _ = mnist_test_set()
+    pages = x_test[:200].reshape(-1, 28, 28)
+    frames = [to_mnist_frame(page) for page in pages]
+    monkeypatch.setattr(preprocess_module, "MAX_STROKE", float("inf"))
+    untouched = [np.array_equal(f, to_mnist_frame(page)) for f, page in zip(frames, pages)]
+    assert np.mean(untouched) > 0.85  # the rest are MNIST's heaviest strokes
+
+
+def test_thinning_keeps_the_hairlines_of_a_bold_serif_face():
+    """Heavy sides, 3 px top and bottom: the sides thin, the top and bottom stay."""
+    frame = to_mnist_frame(ring(18, 3))
+    rows = frame.max(axis=1)
+    ink_rows = np.flatnonzero(rows > 0.1)
+    assert (
+        rows[ink_rows[0] : ink_rows[0] + 2].max() > 0.5
+        and rows[ink_rows[-1] - 1 : ink_rows[-1] + 1].max() > 0.5
+    )

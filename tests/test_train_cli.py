@@ -6,12 +6,14 @@ import numpy as np
 import pytest
 
 from mnist_mlp.data.outliers import OUTLIER_CATEGORIES
+from mnist_mlp.data.train_digits import TRAIN_DIGIT_KINDS
 from mnist_mlp.model import load_weights
 from mnist_mlp.scripts import train
 from tests.conftest import REPO
 from tests.idx_files import write_idx
 
-PLAIN = ("--no-outlier-exposure",)  # digits only: no pool to render, seconds per test
+# MNIST's digits only: no outlier pool or training digits to render, seconds per test
+PLAIN = ("--no-outlier-exposure", "--train-digits", "0")
 STEMS = (
     "train-images-idx3-ubyte",
     "train-labels-idx1-ubyte",
@@ -59,10 +61,23 @@ def test_training_writes_weights_metrics_and_curves(small_mnist, tmp_path):
     assert meta["val_accuracy"] == max(h["val_accuracy"] for h in metrics["history"])
 
 
+def test_training_digits_are_added_to_the_training_split_and_recorded(small_mnist, tmp_path):
+    out = tmp_path / "td.npz"
+    args = ["--data-dir", str(small_mnist), "--epochs", "1", "--out", str(out), "--no-outlier-exposure"]
+    train.main([*args, "--train-digits", "30"])
+    _, meta = load_weights(out)
+    info = meta["training_digits"]
+    assert info["per_kind"] == 30 and set(info["by_kind"]) == set(TRAIN_DIGIT_KINDS)
+    assert all(25 <= n <= 30 for n in info["by_kind"].values())
+    assert meta["train_size"] + meta["val_size"] == 2000  # the split's sizes: MNIST's images only
+
+
 def test_outlier_exposure_run_records_its_pool_and_held_out_flags(small_mnist, tmp_path):
     out = tmp_path / "oe.npz"
     args = ["--data-dir", str(small_mnist), "--epochs", "2", "--out", str(out), "--val-fraction", "0.2"]
-    train.main([*args, "--outlier-exposure", "--outlier-pool", "12", "--outlier-val", "6"])
+    train.main(
+        [*args, "--outlier-exposure", "--outlier-pool", "12", "--outlier-val", "6", "--train-digits", "0"]
+    )
     _, meta = load_weights(out)
     metrics = json.loads(out.with_suffix(".metrics.json").read_text())
     info = meta["outlier_exposure"]
