@@ -286,3 +286,19 @@ def test_deployment_is_hardened_and_probed():
     assert service["spec"]["selector"].items() <= pod["metadata"]["labels"].items()
     targets = [p["targetPort"] for p in service["spec"]["ports"]]
     assert all(t in ports or t in ports.values() for t in targets), targets
+
+
+def test_autoscaler_and_disruption_budget_target_the_deployment():
+    docs = dict((doc["kind"], doc) for _, doc in _manifests())
+    deployment, hpa, pdb = docs["Deployment"], docs["HorizontalPodAutoscaler"], docs["PodDisruptionBudget"]
+    assert "replicas" not in deployment["spec"], "the autoscaler owns the replica count"
+    target = hpa["spec"]["scaleTargetRef"]
+    assert (target["kind"], target["name"]) == ("Deployment", deployment["metadata"]["name"])
+    assert 2 <= hpa["spec"]["minReplicas"] < hpa["spec"]["maxReplicas"]
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert pdb["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    assert pdb["spec"]["minAvailable"] < hpa["spec"]["minReplicas"], "a drain must be able to proceed"
+    grace = deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
+    assert grace > 25, (
+        "the pod must outlive the server's own graceful stop (BODY_TIMEOUT + REQUEST_BUDGET + 5)"
+    )
