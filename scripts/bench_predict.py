@@ -38,7 +38,7 @@ def parse_args(argv=None):
     add_data_options(cli)
     cli.add_argument("--images", type=int, default=10_000, help="MNIST test digits to write and classify")
     cli.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS, help="weights for both contenders")
-    cli.add_argument("--workers", type=int, default=2, help="gunicorn workers of the HTTP contender")
+    cli.add_argument("--workers", type=int, default=2, help="server workers of the HTTP contender")
     return cli.parse_args(argv)
 
 

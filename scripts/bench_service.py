@@ -134,10 +134,18 @@ def worker_rss_mb(pid):
 def workers_cpu_s(pid):
     """CPU seconds the server's workers have run so far.
 
-    From the scheduler's own count (schedstat, in ns) rather than /proc/<pid>/stat's
-    utime and stime, which count whole clock ticks (10 ms) for sub-millisecond requests.
+    From the scheduler's own count (schedstat, in ns, summed over each worker's threads)
+    rather than /proc/<pid>/stat's utime and stime, which count whole clock ticks (10 ms)
+    for sub-millisecond requests.
     """
-    return sum(int(Path(f"/proc/{child}/schedstat").read_text().split()[0]) for child in _workers(pid)) / 1e9
+    return sum(_cpu_ns(child) for child in _workers(pid)) / 1e9
+
+
+def _cpu_ns(pid):
+    """Nanoseconds run by every thread of a process: granian's I/O threads as well as Python's."""
+    return sum(
+        int(task.joinpath("schedstat").read_text().split()[0]) for task in Path(f"/proc/{pid}/task").iterdir()
+    )
 
 
 def _workers(pid):

@@ -4,7 +4,7 @@ their confidence and the share answered "uncertain", model info.
 Every label value comes from a fixed set (routes from the URL map, methods from
 METHODS, digits 0-9), so no request can create a new time series.
 
-Under gunicorn (`mnist-serve`) PROMETHEUS_MULTIPROC_DIR is set before this module is
+Under `mnist-serve` PROMETHEUS_MULTIPROC_DIR is set before this module is
 imported, so prometheus_client keeps every value in per-process files there and a scrape
 of any worker aggregates all of them. Without it (tests, `flask run`) the default
 in-process registry is used.
