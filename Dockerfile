@@ -59,13 +59,15 @@ COPY --from=builder /opt/venv /opt/venv
 # Same variables as outside the container; MODEL_PATH unset = the weights shipped in the package.
 # HOST=0.0.0.0: inside its own network namespace the server must answer the published port.
 # HOME=/tmp: the only writable place when the root filesystem is read-only.
+# FEEDBACK_DB empty: POST /feedback is off until it names a file on a volume or a postgresql:// URL.
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     HOME=/tmp \
     HOST=0.0.0.0 \
     PORT=8000 \
-    WORKERS=2
+    WORKERS=2 \
+    FEEDBACK_DB=
 
 # An empty, root-owned working directory: nothing here shadows the installed packages.
 WORKDIR /app

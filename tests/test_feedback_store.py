@@ -1,6 +1,5 @@
 """The feedback store against both real back ends: SQLite files and a real PostgreSQL cluster."""
 
-import sqlite3
 import threading
 
 import numpy as np
@@ -13,28 +12,7 @@ from mnist_mlp.data.feedback_store import (
     StoreUnavailable,
     open_store,
 )
-from tests.postgres_cluster import postgres_url
-
-
-@pytest.fixture(scope="module")
-def postgres():
-    with postgres_url() as url:
-        yield url
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def target(request, tmp_path):
-    """A fresh, empty database of each back end."""
-    if request.param == "sqlite":
-        yield str(tmp_path / "feedback.sqlite3")
-        return
-    yield request.getfixturevalue("empty_postgres")
-
-
-@pytest.fixture
-def empty_postgres(postgres):
-    yield postgres
-    _query(postgres, "DROP TABLE IF EXISTS corrections, schema_version")  # the next test starts from nothing
+from tests.feedback_db import columns, query
 
 
 def correction(label=3, seed=0, original=b"\x89PNG...", **changes):
@@ -51,8 +29,8 @@ def correction(label=3, seed=0, original=b"\x89PNG...", **changes):
     return Correction(**{**fields, **changes})
 
 
-def test_a_correction_reads_back_as_it_was_stored(target):
-    store = open_store(target)
+def test_a_correction_reads_back_as_it_was_stored(feedback_db):
+    store = open_store(feedback_db)
     first = store.add(correction(label=3, seed=1))
     second = store.add(correction(label=7, seed=2, source="api", model="other"))
     rows = store.corrections()
@@ -66,47 +44,47 @@ def test_a_correction_reads_back_as_it_was_stored(target):
     store.close()
 
 
-def test_the_schema_is_versioned_and_made_once(target):
-    open_store(target).add(correction())
-    again = open_store(target)  # a second worker opening the same database
+def test_the_schema_is_versioned_and_made_once(feedback_db):
+    open_store(feedback_db).add(correction())
+    again = open_store(feedback_db)  # a second worker opening the same database
     again.add(correction())
     assert len(again.corrections()) == 2
-    assert _query(target, "SELECT version FROM schema_version") == [(SCHEMA_VERSION,)]
+    assert query(feedback_db, "SELECT version FROM schema_version") == [(SCHEMA_VERSION,)]
 
 
-def test_a_newer_schema_is_refused(target):
-    open_store(target).add(correction())
-    _query(target, f"UPDATE schema_version SET version = {SCHEMA_VERSION + 1}")
+def test_a_newer_schema_is_refused(feedback_db):
+    open_store(feedback_db).add(correction())
+    query(feedback_db, f"UPDATE schema_version SET version = {SCHEMA_VERSION + 1}")
     with pytest.raises(StoreUnavailable, match=f"schema is version {SCHEMA_VERSION + 1}"):
-        open_store(target).add(correction())
+        open_store(feedback_db).add(correction())
 
 
-def test_a_large_original_is_dropped_but_the_input_kept(target):
-    store = open_store(target)
+def test_a_large_original_is_dropped_but_the_input_kept(feedback_db):
+    store = open_store(feedback_db)
     store.add(correction(original=b"x" * (MAX_ORIGINAL_BYTES + 1)))
     store.add(correction(original=b"small"))
-    assert _query(target, "SELECT original FROM corrections ORDER BY id") == [(None,), (b"small",)]
+    assert query(feedback_db, "SELECT original FROM corrections ORDER BY id") == [(None,), (b"small",)]
 
 
-def test_nothing_about_the_person_is_a_column(target):
-    open_store(target).add(correction())
-    columns = {name for (name,) in _columns(target)}
-    assert columns == {
+def test_nothing_about_the_person_is_a_column(feedback_db):
+    open_store(feedback_db).add(correction())
+    names = {name for (name,) in columns(feedback_db)}
+    assert names == {
         "id", "created_at", "source", "label", "predicted", "confidence", "model",
         "shown_predicted", "shown_model", "pixels", "original",
     }  # fmt: skip
 
 
-def test_bad_values_are_refused_before_the_database(target):
-    store = open_store(target)
+def test_bad_values_are_refused_before_the_database(feedback_db):
+    store = open_store(feedback_db)
     with pytest.raises(ValueError, match="28x28"):
         store.add(correction(pixels=np.zeros((27, 28), np.uint8)))
     with pytest.raises(ValueError, match="source"):
         store.add(correction(source="email"))
 
 
-def test_threads_sharing_a_store_lose_nothing(target):
-    store = open_store(target)
+def test_threads_sharing_a_store_lose_nothing(feedback_db):
+    store = open_store(feedback_db)
     ids = []
 
     def write(n):
@@ -133,22 +111,3 @@ def test_an_unreachable_postgres_is_unavailable_and_recovers(empty_postgres, tmp
         store.add(correction())
     store.url = empty_postgres  # the database comes back: the next call reconnects
     assert store.add(correction()) > 0
-
-
-def _query(target, sql):
-    if target.startswith("postgresql://"):
-        import psycopg
-
-        with psycopg.connect(target, autocommit=True) as db:
-            cursor = db.execute(sql)
-            return cursor.fetchall() if cursor.description else None
-    with sqlite3.connect(target, isolation_level=None) as db:
-        return db.execute(sql).fetchall()
-
-
-def _columns(target):
-    if target.startswith("postgresql://"):
-        return _query(
-            target, "SELECT column_name FROM information_schema.columns WHERE table_name = 'corrections'"
-        )
-    return [(row[1],) for row in _query(target, "PRAGMA table_info(corrections)")]
