@@ -39,6 +39,7 @@ FORBIDDEN_AT_RUN_TIME = {
     "mnist_mlp.data.preview": (*WEB, "mnist_mlp.service"),
     # SQLite needs nothing installed; psycopg only once a postgresql:// URL is opened.
     "mnist_mlp.data.feedback_store": (*WEB, "mnist_mlp.service", "psycopg"),
+    "mnist_mlp.scripts.feedback": (*WEB, "mnist_mlp.service", "psycopg", "tqdm", "sklearn", "matplotlib"),
 }
 
 
