@@ -80,3 +80,25 @@ def test_a_file_that_is_no_database_is_one_line(tmp_path):
 def test_a_folder_without_an_export_is_refused(tmp_path):
     with pytest.raises(NoCorrections, match=IMAGES_FILE):
         load_corrections(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "given, message",
+    [
+        (
+            "nothing-here",
+            "nothing-here: neither a feedback database nor a folder with feedback-images-idx3-ubyte",
+        ),
+        ("few.sqlite3", "few.sqlite3: 1 corrections are too few to hold some out and train on the rest"),
+    ],
+)
+def test_train_refuses_unusable_feedback_in_one_line(tmp_path, given, message):
+    fill(str(tmp_path / "few.sqlite3"), LABELLED[:1])
+    done = subprocess.run(
+        [sys.executable, "-m", "mnist_mlp.scripts.train", "--feedback", given],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert done.returncode != 0 and done.stderr == f"error: {message}\n"
