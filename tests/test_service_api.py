@@ -235,6 +235,15 @@ def test_v2_unknown_model(client):
     assert response.status_code == 404 and isinstance(response.json["error"], str)
 
 
+def test_v2_the_loaded_version_resolves_and_no_other(client):
+    loaded = client.get("/model").json["id"]
+    meta = client.get(f"/v2/models/mnist/versions/{loaded}").json
+    assert meta == client.get("/v2/models/mnist").json and meta["versions"] == [loaded]
+    other = client.get("/v2/models/mnist/versions/mnist-mlp-000000000000")
+    assert other.status_code == 404 and "mnist-mlp-000000000000" in other.json["error"]
+    assert client.get(f"/v2/models/resnet/versions/{loaded}").status_code == 404
+
+
 @pytest.mark.parametrize("problem", ["missing", "corrupt", "wrong-shape"])
 def test_create_app_refuses_unusable_weights(tmp_path, problem):
     path = tmp_path / "w.npz"
