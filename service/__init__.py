@@ -40,7 +40,7 @@ def create_app(config=None):
     # Imported here, not at the top: prometheus_client fixes its storage (in-process or
     # multiprocess files) when first imported, and `mnist-serve` must set
     # PROMETHEUS_MULTIPROC_DIR before that happens.
-    from . import cors, docs, errors, explain, feedback, health, metrics, page, predict, v2
+    from . import admin, cors, docs, errors, explain, feedback, health, metrics, page, predict, v2
     from .rate_limit import RateLimiter
 
     app.extensions["feedback_limiter"] = RateLimiter(settings["FEEDBACK_RATE"], settings["FEEDBACK_BURST"])
@@ -48,7 +48,7 @@ def create_app(config=None):
     errors.init_app(app)
     cors.init_app(app, settings["CORS_ORIGINS"])
     metrics.init_app(app, classifier)
-    for blueprint in (health.bp, predict.bp, feedback.bp, v2.bp, explain.bp, page.bp, docs.bp):
+    for blueprint in (health.bp, predict.bp, feedback.bp, admin.bp, v2.bp, explain.bp, page.bp, docs.bp):
         app.register_blueprint(blueprint)
     _warm_up(classifier)
     return app

@@ -22,7 +22,8 @@ import tempfile
 from pathlib import Path
 
 from ..model.version import project_version
-from .config import DEFAULTS, StartupError, graceful_timeout, load_settings
+from .config import DEFAULTS, MASTER_PID_ENV, StartupError, graceful_timeout, load_settings
+from .last_good import LAST_GOOD_ENV
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 FEEDBACK_ENV = "FEEDBACK_DB"
@@ -57,6 +58,10 @@ def main(argv=None):
         options = _options(settings)
         if _metrics_dir():
             scratch.append(os.environ[MULTIPROC_ENV])
+        # SIGHUP (or POST /admin/reload): granian starts new workers, which load MODEL_PATH again
+        scratch.append(tempfile.mkdtemp(prefix="mnist-weights-"))
+        os.environ[LAST_GOOD_ENV] = scratch[-1]
+        os.environ[MASTER_PID_ENV] = str(os.getpid())
         if settings["LOG_FORMAT"] == "json":
             scratch.append(tempfile.mkdtemp(prefix="mnist-serve-"))
             options += ["--log-config", str(_json_log_config(Path(scratch[-1])))]

@@ -29,7 +29,11 @@ DEFAULTS = {
     "FEEDBACK_DB": "",
     "FEEDBACK_RATE": 1.0,  # corrections a second per client address, after a burst of
     "FEEDBACK_BURST": 20,
+    "ADMIN_TOKEN": "",  # set: POST /admin/reload with it as a Bearer token reloads the weights; empty: off
 }
+MASTER_PID_ENV = (
+    "MNIST_SERVE_PID"  # set by mnist-serve for its workers: where POST /admin/reload sends SIGHUP
+)
 # name -> (type, lowest, highest)
 RANGES = {
     "PORT": (int, 1, 65535),
