@@ -134,3 +134,10 @@ def test_a_bucket_refills_at_its_rate_and_full_ones_are_forgotten():
     now[0] += 10
     limiter._forget_full(now[0])
     assert limiter._buckets == {}
+
+
+def test_the_page_offers_corrections_only_when_feedback_is_on(client):
+    on = client.get("/").get_data(as_text=True)
+    off = create_app().test_client().get("/").get_data(as_text=True)
+    assert 'id="feedback"' in on and "feedback.js" in on and on.count('class="feedback-digit"') == 10
+    assert "feedback" not in off
