@@ -11,14 +11,14 @@ __all__ = ["free_port", "running", "start", "stop"]
 
 
 @contextlib.contextmanager
-def running(timeout=20.0, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **env):
+def running(timeout=20.0, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=None, **env):
     """(process, base URL) of a server on a free port, ready (/readyz 200); stopped afterwards.
 
     Its access log goes nowhere unless `stdout` is given: a pipe nobody reads fills up and
     then blocks every worker's next log line.
     """
     port = free_port()
-    proc = start({"PORT": str(port), **env}, stdout=stdout, stderr=stderr)
+    proc = start({"PORT": str(port), **env}, stdout=stdout, stderr=stderr, cwd=cwd)
     base = f"http://127.0.0.1:{port}"
     try:
         try:
