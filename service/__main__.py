@@ -138,6 +138,9 @@ def _check_app():
         try:
             from . import create_app
 
+            # prometheus_client turns to multiprocess files when the variable merely exists,
+            # even empty: this short-lived check must leave none behind
+            os.environ.pop(MULTIPROC_ENV, None)
             create_app()
         except StartupError as exc:
             status, message = 2, str(exc).encode()

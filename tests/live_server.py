@@ -11,7 +11,7 @@ __all__ = ["free_port", "running", "start", "stop"]
 
 
 @contextlib.contextmanager
-def running(timeout=20.0, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **env):
+def running(timeout=20.0, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=None, **env):
     """(process, base URL) of a server on a free port, ready (/readyz 200); stopped afterwards.
 
     Its access log goes nowhere unless `stdout` is given: a pipe nobody reads fills up and
@@ -19,7 +19,7 @@ def running(timeout=20.0, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **e
     so no test writes into the user's data folder.
     """
     port = free_port()
-    proc = start({"PORT": str(port), "FEEDBACK_DB": "", **env}, stdout=stdout, stderr=stderr)
+    proc = start({"PORT": str(port), "FEEDBACK_DB": "", **env}, stdout=stdout, stderr=stderr, cwd=cwd)
     base = f"http://127.0.0.1:{port}"
     try:
         try:

@@ -302,3 +302,8 @@ def test_autoscaler_and_disruption_budget_target_the_deployment():
     assert grace > 25, (
         "the pod must outlive the server's own graceful stop (BODY_TIMEOUT + REQUEST_BUDGET + 5)"
     )
+
+
+def test_the_image_label_carries_the_project_version():
+    labels = re.findall(r'org\.opencontainers\.image\.version="([^"]+)"', DOCKERFILE.read_text())
+    assert labels == [VERSION], labels

@@ -181,6 +181,12 @@ def bad_settings(tmp_path):
     ]
 
 
+def test_an_empty_metrics_variable_leaves_no_files_in_the_current_folder(tmp_path):
+    with live_server.running(PROMETHEUS_MULTIPROC_DIR="", cwd=tmp_path) as (_, base):
+        assert call(base + "/healthz")[0] == 200
+    assert not list(tmp_path.iterdir())
+
+
 def test_every_bad_setting_or_weights_file_stops_start_up_in_one_line_leaving_nothing(tmp_path):
     scratch = tmp_path / "tmp"
     scratch.mkdir()
