@@ -23,9 +23,10 @@ ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
 
 # Runtime dependencies first, read from pyproject.toml (the single source of truth), so this
-# layer is rebuilt only when pyproject.toml changes, not on every code change.
+# layer is rebuilt only when pyproject.toml changes, not on every code change. With them the
+# `feedback` extra (psycopg), so FEEDBACK_DB may be a postgresql:// URL.
 COPY pyproject.toml ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
+RUN python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; print('\n'.join(p['dependencies'] + p['optional-dependencies']['feedback']))" \
         > /tmp/requirements.txt \
  && pip install --only-binary=:all: -r /tmp/requirements.txt
 
