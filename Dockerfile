@@ -23,9 +23,10 @@ ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
 
 # Runtime dependencies first, read from pyproject.toml (the single source of truth), so this
-# layer is rebuilt only when pyproject.toml changes, not on every code change.
+# layer is rebuilt only when pyproject.toml changes, not on every code change. With them the
+# `feedback` extra (psycopg), so FEEDBACK_DB may be a postgresql:// URL.
 COPY pyproject.toml ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
+RUN python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; print('\n'.join(p['dependencies'] + p['optional-dependencies']['feedback']))" \
         > /tmp/requirements.txt \
  && pip install --only-binary=:all: -r /tmp/requirements.txt
 
@@ -62,13 +63,15 @@ COPY --from=builder /opt/venv /opt/venv
 # Same variables as outside the container; MODEL_PATH unset = the weights shipped in the package.
 # HOST=0.0.0.0: inside its own network namespace the server must answer the published port.
 # HOME=/tmp: the only writable place when the root filesystem is read-only.
+# FEEDBACK_DB empty: POST /feedback is off until it names a file on a volume or a postgresql:// URL.
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     HOME=/tmp \
     HOST=0.0.0.0 \
     PORT=8000 \
-    WORKERS=2
+    WORKERS=2 \
+    FEEDBACK_DB=
 
 # An empty, root-owned working directory: nothing here shadows the installed packages.
 WORKDIR /app

@@ -1,4 +1,4 @@
-"""Reader for the classic MNIST IDX files (LeCun et al.), raw or gzip-compressed.
+"""Reader (and writer) for the classic MNIST IDX files (LeCun et al.), raw or gzip-compressed.
 
 Format: a big-endian header - two zero bytes, a type code (0x08 = unsigned byte), the
 number of dimensions - then one big-endian uint32 per dimension, then the data. MNIST
@@ -53,6 +53,15 @@ def read_idx(path, expected_magic=None):
             f"{path}: {problem}: header says shape {shape} ({expected_size} bytes), file has {len(content)}"
         )
     return np.frombuffer(content, dtype=np.uint8, offset=header_size).reshape(shape)
+
+
+def write_idx(path, array):
+    """A uint8 array as an IDX file (gzip if the name ends in .gz)."""
+    array = np.ascontiguousarray(array, dtype=np.uint8)
+    header = struct.pack(">HBB", 0, UNSIGNED_BYTE, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "wb") as f:
+        f.write(header + array.tobytes())
 
 
 def read_images(path):

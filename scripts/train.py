@@ -36,6 +36,7 @@ from ..model.contract import INPUT_MEANING
 from ..model.mlp import INITS
 from ..model.training import TrainConfig, fit, logits_of, loss_and_accuracy
 from ..model.version import project_version
+from . import train_feedback
 from .cli import add_data_options, fail, require
 from .cli import parser as make_parser
 from .plotting import pyplot
@@ -112,7 +113,9 @@ def parse_args(argv=None):
         help="digits per kind beyond MNIST's writers (re-stroked skeletons, font digits) added to training",
     )
     parser.add_argument("--out", type=Path, default=Path("mnist_mlp.npz"), help="weights file to write")
+    train_feedback.add_options(parser)
     args = parser.parse_args(argv)
+    train_feedback.check_options(parser, args)
     if args.outlier_val is None:
         args.outlier_val = 200 if args.outlier_exposure else 0
     if args.outlier_exposure and (args.outlier_batch < 1 or args.outlier_pool < 1 or args.outlier_weight < 0):
@@ -137,11 +140,13 @@ def progress_bar(total):
 def main(argv=None):
     args = parse_args(argv)
     require(PROG, "tqdm", "matplotlib")
+    feedback = train_feedback.load(args)  # before MNIST: a wrong --feedback fails at once
     splits, source = load(args)
-    model, result, run = train(args, *splits[:4])
+    model, result, run = train(args, *train_feedback.with_feedback(feedback, *splits[:2]), *splits[2:4])
     if result.diverged and not result.best_epoch:
         fail(f"training diverged ({result.diverged}) before any epoch finished; {args.out} not written")
     metadata = {**source, **run, **measure(args, model, result, *splits[2:])}
+    metadata["feedback"] = train_feedback.measure(feedback, model, args.feedback_baseline)
     write(args, model, metadata, result.history)
     if result.diverged:
         fail(
@@ -265,6 +270,13 @@ def write(args, model, metadata, history):
         f"{cal['ece_after']:.4f}); uncertain below {metadata['uncertain_threshold']:.4f}, "
         f"flags {metadata['test_uncertain']['flag_rate']:.2%} of test digits"
     )
+    feedback = metadata["feedback"]
+    if feedback:
+        print(
+            f"held-out corrections ({feedback['held_out']} of {feedback['corrections']}): accuracy "
+            f"{feedback['held_out_accuracy_before']:.4f} before ({feedback['baseline']}), "
+            f"{feedback['held_out_accuracy_after']:.4f} after"
+        )
     flags = metadata["val_outliers_flagged"]
     if flags:
         print(

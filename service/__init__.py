@@ -14,6 +14,7 @@ from pathlib import Path
 from flask import Flask
 from PIL import Image, ImageDraw
 
+from ..data.feedback_store import open_store
 from ..data.preprocess import preprocess
 from ..model import Classifier, WeightsError
 from .config import StartupError, load_settings
@@ -34,19 +35,35 @@ def create_app(config=None):
     app.config.update(settings)
     app.json.sort_keys = False  # answers read in the documented order: digit, confidence, ...
     app.extensions["classifier"] = classifier
+    app.extensions["feedback"] = _feedback_store(settings["FEEDBACK_DB"])
 
     # Imported here, not at the top: prometheus_client fixes its storage (in-process or
     # multiprocess files) when first imported, and `mnist-serve` must set
     # PROMETHEUS_MULTIPROC_DIR before that happens.
-    from . import cors, docs, errors, explain, health, metrics, page, predict, v2
+    from . import admin, cors, docs, errors, explain, feedback, health, metrics, page, predict, v2
+    from .rate_limit import RateLimiter
+
+    app.extensions["feedback_limiter"] = RateLimiter(settings["FEEDBACK_RATE"], settings["FEEDBACK_BURST"])
 
     errors.init_app(app)
     cors.init_app(app, settings["CORS_ORIGINS"])
     metrics.init_app(app, classifier)
-    for blueprint in (health.bp, predict.bp, v2.bp, explain.bp, page.bp, docs.bp):
+    for blueprint in (health.bp, predict.bp, feedback.bp, admin.bp, v2.bp, explain.bp, page.bp, docs.bp):
         app.register_blueprint(blueprint)
     _warm_up(classifier)
     return app
+
+
+def _feedback_store(target):
+    """The store for FEEDBACK_DB, or None when feedback is off. Nothing connects yet."""
+    if not target:
+        return None
+    try:
+        return open_store(target)
+    except ImportError:
+        raise StartupError(
+            "FEEDBACK_DB is a PostgreSQL URL, which needs psycopg: pip install 'mnist-mlp-service[feedback]'"
+        ) from None
 
 
 def _warm_up(classifier):

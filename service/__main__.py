@@ -22,9 +22,11 @@ import tempfile
 from pathlib import Path
 
 from ..model.version import project_version
-from .config import DEFAULTS, StartupError, graceful_timeout, load_settings
+from .config import DEFAULTS, MASTER_PID_ENV, StartupError, graceful_timeout, load_settings
+from .last_good import LAST_GOOD_ENV
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+FEEDBACK_ENV = "FEEDBACK_DB"
 APP_FACTORY = "mnist_mlp.service.edge:serve_app"
 
 
@@ -48,12 +50,18 @@ def main(argv=None):
         return _granian(["--help"])
     scratch = []  # folders this run made, removed however it ends
     try:
+        feedback = _name_feedback_db()
         settings = load_settings()
         _check_app()
         _check_address(settings["HOST"], settings["PORT"])
+        print(f"feedback: {feedback}", file=sys.stderr)
         options = _options(settings)
         if _metrics_dir():
             scratch.append(os.environ[MULTIPROC_ENV])
+        # SIGHUP (or POST /admin/reload): granian starts new workers, which load MODEL_PATH again
+        scratch.append(tempfile.mkdtemp(prefix="mnist-weights-"))
+        os.environ[LAST_GOOD_ENV] = scratch[-1]
+        os.environ[MASTER_PID_ENV] = str(os.getpid())
         if settings["LOG_FORMAT"] == "json":
             scratch.append(tempfile.mkdtemp(prefix="mnist-serve-"))
             options += ["--log-config", str(_json_log_config(Path(scratch[-1])))]
@@ -146,6 +154,20 @@ def _check_app():
     _, status = os.waitpid(pid, 0)
     if os.waitstatus_to_exitcode(status) != 0:
         raise StartupError(message or f"the app could not be built (child status {status})")
+
+
+def _name_feedback_db():
+    """Where corrections go, in words. Run by hand, the server keeps them in a SQLite file in the
+    user's data folder; FEEDBACK_DB set, even to nothing (the container image), decides instead."""
+    if FEEDBACK_ENV not in os.environ:
+        data_home = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+        os.environ[FEEDBACK_ENV] = str(data_home / "mnist-mlp" / "feedback.sqlite3")
+    target = os.environ[FEEDBACK_ENV]
+    if not target:
+        return "off (FEEDBACK_DB is empty)"
+    if "://" in target:
+        return "stored in the PostgreSQL database FEEDBACK_DB names"  # the URL may hold a password
+    return f"stored in {target}"
 
 
 def _check_address(host, port):

@@ -24,7 +24,16 @@ DEFAULTS = {
     "REQUEST_BUDGET": 10.0,  # seconds of work on one request before it is answered 503
     "LOG_FORMAT": "text",  # or "json": one JSON object per line, with a timestamp
     "CORS_ORIGINS": "",  # comma-separated origins allowed to call the API from a browser; none by default
+    # Where POST /feedback stores corrections: a SQLite file path or a postgresql:// URL; empty = off.
+    # mnist-serve run by hand names a file in the user's data folder (service/__main__.py).
+    "FEEDBACK_DB": "",
+    "FEEDBACK_RATE": 1.0,  # corrections a second per client address, after a burst of
+    "FEEDBACK_BURST": 20,
+    "ADMIN_TOKEN": "",  # set: POST /admin/reload with it as a Bearer token reloads the weights; empty: off
 }
+MASTER_PID_ENV = (
+    "MNIST_SERVE_PID"  # set by mnist-serve for its workers: where POST /admin/reload sends SIGHUP
+)
 # name -> (type, lowest, highest)
 RANGES = {
     "PORT": (int, 1, 65535),
@@ -36,6 +45,8 @@ RANGES = {
     "HEADER_TIMEOUT": (float, 0.001, 60.0),
     "BODY_TIMEOUT": (float, 0.001, 3600.0),
     "REQUEST_BUDGET": (float, 0.001, 3600.0),
+    "FEEDBACK_RATE": (float, 0.001, 1e6),
+    "FEEDBACK_BURST": (int, 1, 1_000_000),
 }
 
 

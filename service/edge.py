@@ -148,6 +148,7 @@ def serve_app():
     import signal
 
     from . import create_app, logs
+    from .last_good import build_app
 
     # A forked worker inherits the master's handlers, which only set a flag in this copy
     # of the master: a SIGTERM while the app loads would be lost and the worker would
@@ -155,7 +156,7 @@ def serve_app():
     # default applies: a worker that has accepted nothing yet simply ends.
     for stop in (signal.SIGTERM, signal.SIGINT):
         signal.signal(stop, signal.SIG_DFL)
-    app = create_app()
+    app = build_app(create_app)
     logs.configure(app.config["LOG_FORMAT"])
     # The app's long-lived objects (modules, Flask, NumPy, the weights) leave the garbage
     # collector's view: each collection then scans only what requests allocate.

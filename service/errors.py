@@ -29,11 +29,12 @@ PREPROCESS_STATUS = {BadImage: 400, UnsupportedImage: 415, ImageTooLarge: 413, N
 
 
 class ApiError(Exception):
-    def __init__(self, status, code, message):
+    def __init__(self, status, code, message, headers=None):
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.headers = headers or {}  # e.g. Retry-After for 429
 
 
 def from_preprocess(exc, prefix=""):
@@ -81,7 +82,7 @@ def _echo_request_id(response):
 
 
 def _api_error(exc):
-    return error_response(exc.status, exc.code, exc.message)
+    return error_response(exc.status, exc.code, exc.message, exc.headers)
 
 
 def _http_error(exc):

@@ -50,6 +50,7 @@ def model():
         temperature=clf.temperature,
         uncertain_threshold=clf.uncertain_threshold,
         metadata=meta,
+        feedback=current_app.extensions["feedback"] is not None,  # whether POST /feedback stores
     )
 
 

@@ -45,6 +45,7 @@ def index():
         max_bytes=current_app.config["MAX_CONTENT_LENGTH"],
         max_pixels=current_app.config["MAX_PIXELS"],
         hidden_sizes=current_app.extensions["classifier"].layer_sizes[1:-1],
+        feedback=current_app.extensions["feedback"] is not None,  # no correction buttons when off
     )
     return current_app.response_class(html, mimetype="text/html", headers=PAGE_HEADERS)
 

@@ -102,7 +102,7 @@ def _json_inputs():
     items = _bounded(values) if batch else [values]
     where = [f"{name}[{i}]" if batch else name for i in range(len(items))]
     if name.startswith("image"):
-        return _images([_base64_image(v, w) for v, w in zip(items, where)], batch)
+        return _images([base64_image(v, w) for v, w in zip(items, where)], batch)
     return np.concatenate([_prepared(v, w) for v, w in zip(items, where)]), batch
 
 
@@ -149,7 +149,7 @@ def _check_batch_pixels(blobs, limit):
         )
 
 
-def _base64_image(value, where):
+def base64_image(value, where):
     if not isinstance(value, str):
         raise ApiError(400, "bad_request", f"'{where}' must be a base64 string or a data: URL")
     if value.startswith("data:"):

@@ -28,10 +28,14 @@ OUTPUTS = ("probabilities", "digit")
 SHAPES = ((INPUTS,), (SIDE, SIDE))  # per item, after the batch dimension
 
 
-def _classifier(name):
+def _classifier(name, version=None):
     if name != MODEL_NAME:
         raise ApiError(404, "not_found", f"unknown model {name!r}; this server serves {MODEL_NAME!r}")
-    return current_app.extensions["classifier"]
+    clf = current_app.extensions["classifier"]
+    if version is not None and version != clf.model_id:
+        # a worker serves one version: the one it loaded (a reload replaces it)
+        raise ApiError(404, "not_found", f"unknown version {version!r}; this server serves {clf.model_id!r}")
+    return clf
 
 
 @bp.get("")
@@ -50,8 +54,9 @@ def ready():
 
 
 @bp.get("/models/<name>")
-def model_metadata(name):
-    clf = _classifier(name)
+@bp.get("/models/<name>/versions/<version>")
+def model_metadata(name, version=None):
+    clf = _classifier(name, version)
     return jsonify(
         name=MODEL_NAME,
         versions=[clf.model_id],

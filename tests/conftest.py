@@ -44,3 +44,29 @@ def mnist(mnist_dir):
     from mnist_mlp.data import load_idx_dir
 
     return load_idx_dir(mnist_dir)
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """The URL of a real PostgreSQL database for the session (tests/postgres_cluster.py)."""
+    from tests.postgres_cluster import postgres_url  # imported here: it imports this module
+
+    with postgres_url() as url:
+        yield url
+
+
+@pytest.fixture
+def empty_postgres(postgres):
+    """The session's PostgreSQL, emptied of the feedback tables after the test."""
+    from tests.feedback_db import query
+
+    yield postgres
+    query(postgres, "DROP TABLE IF EXISTS corrections, schema_version")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def feedback_db(request, tmp_path):
+    """A fresh, empty feedback database of each back end: a SQLite path or a postgresql:// URL."""
+    if request.param == "sqlite":
+        return str(tmp_path / "feedback.sqlite3")
+    return request.getfixturevalue("empty_postgres")

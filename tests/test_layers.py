@@ -37,6 +37,9 @@ FORBIDDEN_AT_RUN_TIME = {
     "mnist_mlp.scripts.predict": (*WEB, "mnist_mlp.service", "tqdm", "sklearn", "matplotlib"),
     "mnist_mlp.scripts.export": (*WEB, "mnist_mlp.service", "onnx"),  # onnx only once it exports
     "mnist_mlp.data.preview": (*WEB, "mnist_mlp.service"),
+    # SQLite needs nothing installed; psycopg only once a postgresql:// URL is opened.
+    "mnist_mlp.data.feedback_store": (*WEB, "mnist_mlp.service", "psycopg"),
+    "mnist_mlp.scripts.feedback": (*WEB, "mnist_mlp.service", "psycopg", "tqdm", "sklearn", "matplotlib"),
 }
 
 

@@ -28,6 +28,11 @@ BLANK = encode(Image.new("L", (50, 50), 255))
 INPUT = np.random.default_rng(0).random(784).round(3).tolist()
 ROWS = np.reshape(INPUT, (28, 28)).tolist()
 TOO_MANY_PIXELS = encode(Image.new("L", (1100, 1000)))
+TOO_MANY_PIXELS_B64 = base64.b64encode(TOO_MANY_PIXELS).decode()
+BLANK_B64 = base64.b64encode(BLANK).decode()
+# The feedback statuses that need another app: feedback off, its database down, the client rate limited.
+# Each exchange names its app by the client address it comes from (the app is chosen by it below).
+OFF, DOWN, DRAINED = ({"REMOTE_ADDR": f"10.0.0.{n}"} for n in (1, 2, 3))
 MAX_BATCH = 3
 MODEL_ID = "mnist-mlp-" + hashlib.sha256(DEFAULT_WEIGHTS.read_bytes()).hexdigest()[:12]
 ETAG = f'"{MODEL_ID}-2-63"'
@@ -97,10 +102,33 @@ EXCHANGES = [
     ("get", "/openapi.json", "/openapi.json", {}, 200),
     ("get", "/docs", "/docs", {}, 200),
     ("get", "/v2", "/v2", {}, 200),
+    (
+        "post",
+        "/feedback",
+        "/feedback",
+        {"json": {"image": B64, "label": 7, "predicted": 1, "source": "page"}},
+        201,
+    ),
+    ("post", "/feedback", "/feedback", {"data": {"image": (io.BytesIO(PNG), "a.png"), "label": "7"}}, 201),
+    ("post", "/feedback", "/feedback", {"json": {"image": B64, "label": 10}}, 400),
+    ("post", "/feedback", "/feedback", {"json": {"image": B64, "label": 7}, "environ_base": OFF}, 404),
+    ("post", "/feedback", "/feedback", {"json": {"image": TOO_MANY_PIXELS_B64, "label": 7}}, 413),
+    ("post", "/feedback", "/feedback", raw(PNG), 415),
+    ("post", "/feedback", "/feedback", {"json": {"image": BLANK_B64, "label": 7}}, 422),
+    ("post", "/feedback", "/feedback", {"json": {"image": B64, "label": 7}, "environ_base": DRAINED}, 429),
+    ("post", "/feedback", "/feedback", {"json": {"image": B64, "label": 7}, "environ_base": DOWN}, 503),
     ("get", "/v2/health/live", "/v2/health/live", {}, 200),
     ("get", "/v2/health/ready", "/v2/health/ready", {}, 200),
     ("get", "/v2/models/{name}", "/v2/models/mnist", {}, 200),
     ("get", "/v2/models/{name}", "/v2/models/other", {}, 404),
+    ("get", "/v2/models/{name}/versions/{version}", f"/v2/models/mnist/versions/{MODEL_ID}", {}, 200),
+    (
+        "get",
+        "/v2/models/{name}/versions/{version}",
+        "/v2/models/mnist/versions/mnist-mlp-000000000000",
+        {},
+        404,
+    ),
     ("get", "/v2/models/{name}/ready", "/v2/models/mnist/ready", {}, 200),
     ("get", "/v2/models/{name}/ready", "/v2/models/other/ready", {}, 404),
     ("post", "/v2/models/{name}/infer", "/v2/models/mnist/infer", {"json": v2()}, 200),
@@ -118,9 +146,32 @@ EXCHANGES = [
 
 
 @pytest.fixture(scope="module")
-def client():
-    app = create_app({"MAX_BATCH": MAX_BATCH, "MAX_PIXELS": 1_000_000})
-    return app.test_client()
+def apps(tmp_path_factory):
+    """The app for most exchanges (feedback on), and the ones for OFF, DOWN and DRAINED clients."""
+    folder = tmp_path_factory.mktemp("feedback")
+    (folder / "a-file").write_text("")
+    limits = {"MAX_BATCH": MAX_BATCH, "MAX_PIXELS": 1_000_000}
+    drained = create_app(
+        {**limits, "FEEDBACK_DB": str(folder / "db"), "FEEDBACK_BURST": 1, "FEEDBACK_RATE": 0.001}
+    )
+    drained.extensions["feedback_limiter"].wait(DRAINED["REMOTE_ADDR"])  # its one token is spent
+    return {
+        None: create_app({**limits, "FEEDBACK_DB": str(folder / "feedback.sqlite3")}),
+        OFF["REMOTE_ADDR"]: create_app(limits),
+        DOWN["REMOTE_ADDR"]: create_app({**limits, "FEEDBACK_DB": str(folder / "a-file" / "db")}),
+        DRAINED["REMOTE_ADDR"]: drained,
+    }
+
+
+@pytest.fixture(scope="module")
+def client(apps):
+    return apps[None].test_client()
+
+
+def exchange(apps, url, method, sent):
+    """The answer to one exchange, from the app its client address names."""
+    app = apps[sent.get("environ_base", {}).get("REMOTE_ADDR")]
+    return app.test_client().open(url, method=method.upper(), **sent)
 
 
 @pytest.fixture(scope="module")
@@ -155,10 +206,10 @@ def test_every_documented_status_of_every_route_is_exercised(document):
     assert {(method, path, status) for method, path, _, _, status in EXCHANGES} == documented
 
 
-def test_real_answers_match_the_documented_schemas(client, document):
+def test_real_answers_match_the_documented_schemas(apps, document):
     for method, path, url, sent, status in EXCHANGES:
         where = f"{method} {url} -> {status}"
-        response = client.open(url, method=method.upper(), **sent)
+        response = exchange(apps, url, method, sent)
         assert response.status_code == status, (where, response.get_data(as_text=True))
         content = documented_response(document, path, method, status).get("content")
         if content is None:  # 304: no body
@@ -174,7 +225,7 @@ def test_real_answers_match_the_documented_schemas(client, document):
             body = response.get_data(as_text=True)
         schema = content[response.mimetype]["schema"]
         assert [e.message for e in schema_validator(document, schema).iter_errors(body)] == [], where
-        if status == 200 and "json" in sent:
+        if status in (200, 201) and "json" in sent:
             accepted = document["paths"][path][method]["requestBody"]["content"]["application/json"]
             assert schema_validator(document, accepted["schema"]).is_valid(sent["json"]), where
 

@@ -79,7 +79,14 @@ def test_console_scripts_answer_help_and_version(venv, cluttered):
         "-c",
         "from importlib.metadata import version; print(version('mnist-mlp-service'))",
     )
-    for tool in ("mnist-train", "mnist-evaluate", "mnist-serve", "mnist-predict", "mnist-export"):
+    for tool in (
+        "mnist-train",
+        "mnist-evaluate",
+        "mnist-serve",
+        "mnist-predict",
+        "mnist-export",
+        "mnist-feedback",
+    ):
         helped = run(str(venv / tool), "--help", cwd=cluttered)
         assert helped.returncode == 0 and "usage:" in helped.stdout, helped.stderr
         shown = run(str(venv / tool), "--version", cwd=cluttered)

@@ -172,8 +172,10 @@ def test_metrics_count_requests_and_digits(client):
 def test_openapi_document_is_valid_and_lists_routes(app, client):
     document = client.get("/openapi.json").json
     validate(document)
-    # The documented routes: all but the drawing page and static files (the page's and Swagger UI's).
-    api = [r for r in app.url_map.iter_rules() if r.endpoint not in ("static", "page.index", "docs.static")]
+    # The documented routes: all but the drawing page, static files (the page's and Swagger UI's)
+    # and the operator's POST /admin/reload (README, "New weights without a restart").
+    unlisted = ("static", "page.index", "docs.static", "admin.reload")
+    api = [r for r in app.url_map.iter_rules() if r.endpoint not in unlisted]
     rules = {re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", r.rule) for r in api}
     assert rules <= set(document["paths"])
 
@@ -233,6 +235,15 @@ def test_v2_infer_errors(client, request_body, status):
 def test_v2_unknown_model(client):
     response = client.get("/v2/models/resnet")
     assert response.status_code == 404 and isinstance(response.json["error"], str)
+
+
+def test_v2_the_loaded_version_resolves_and_no_other(client):
+    loaded = client.get("/model").json["id"]
+    meta = client.get(f"/v2/models/mnist/versions/{loaded}").json
+    assert meta == client.get("/v2/models/mnist").json and meta["versions"] == [loaded]
+    other = client.get("/v2/models/mnist/versions/mnist-mlp-000000000000")
+    assert other.status_code == 404 and "mnist-mlp-000000000000" in other.json["error"]
+    assert client.get(f"/v2/models/resnet/versions/{loaded}").status_code == 404
 
 
 @pytest.mark.parametrize("problem", ["missing", "corrupt", "wrong-shape"])

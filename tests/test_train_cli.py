@@ -5,12 +5,12 @@ import sys
 import numpy as np
 import pytest
 
+from mnist_mlp.data.idx import write_idx
 from mnist_mlp.data.outliers import OUTLIER_CATEGORIES
 from mnist_mlp.data.train_digits import TRAIN_DIGIT_KINDS
 from mnist_mlp.model import load_weights
 from mnist_mlp.scripts import train
 from tests.conftest import REPO
-from tests.idx_files import write_idx
 
 # MNIST's digits only: no outlier pool or training digits to render, seconds per test
 PLAIN = ("--no-outlier-exposure", "--train-digits", "0")

@@ -350,6 +350,8 @@
     try {
       const { body, headers } = await requestBody;
       outcome = await post(body, headers, controller);
+      // the image the answer is about, for a correction (feedback.js): the drawing's PNG or the file
+      if (outcome.answer) outcome.answer.image = body instanceof FormData ? body.get("image") : body;
     } catch (err) {
       outcome = { error: "Your drawing could not be prepared for sending. Please try again." };
     } finally {
@@ -459,7 +461,7 @@
       preview.hidden = false;
     }
     if (answer.model) modelId.textContent = `Model ${answer.model}`;
-    document.dispatchEvent(new CustomEvent("digit:answer", { detail: answer })); // for inside.js
+    document.dispatchEvent(new CustomEvent("digit:answer", { detail: answer })); // inside.js, feedback.js
   }
 
   function resetResult(message = "Draw a digit to start.") {

@@ -1,0 +1,33 @@
+"""POST /admin/reload in process: off without ADMIN_TOKEN, the token checked, and no signal sent
+anywhere but to the mnist-serve process (the live reload is tests/test_reload.py)."""
+
+import pytest
+
+from mnist_mlp.service import create_app
+
+
+@pytest.fixture
+def client():
+    return create_app({"ADMIN_TOKEN": "s3cret"}).test_client()
+
+
+def test_off_without_a_token():
+    response = create_app().test_client().post("/admin/reload", headers={"Authorization": "Bearer "})
+    assert (response.status_code, response.json["error"]["code"]) == (404, "not_found")
+
+
+@pytest.mark.parametrize(
+    "header", [None, "s3cret", "Bearer wrong", "Basic s3cret", "Bearer s3cret2", "Bearer "]
+)
+def test_the_token_must_match(client, header):
+    headers = {"Authorization": header} if header else {}
+    response = client.post("/admin/reload", headers=headers)
+    assert (response.status_code, response.json["error"]["code"]) == (401, "unauthorized")
+
+
+def test_outside_mnist_serve_nothing_is_signalled(client, monkeypatch):
+    sent = []
+    monkeypatch.setattr("os.kill", lambda pid, sig: sent.append((pid, sig)))
+    monkeypatch.delenv("MNIST_SERVE_PID", raising=False)
+    response = client.post("/admin/reload", headers={"Authorization": "Bearer s3cret"})
+    assert (response.status_code, response.json["error"]["code"], sent) == (501, "not_supported", [])

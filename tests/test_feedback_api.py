@@ -1,0 +1,143 @@
+"""POST /feedback in-process: what is stored, the JSON 4xx, feedback off, storage down, the rate limit."""
+
+import base64
+import io
+import logging
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mnist_mlp.data.feedback_store import open_store
+from mnist_mlp.data.preprocess import preprocess
+from mnist_mlp.model.contract import to_pixels
+from mnist_mlp.service import create_app
+from mnist_mlp.service.rate_limit import RateLimiter
+from tests.service_fixtures import drawn_digit, encode
+
+PNG = encode(drawn_digit())
+B64 = base64.b64encode(PNG).decode()
+
+
+@pytest.fixture
+def db(tmp_path):
+    return str(tmp_path / "feedback.sqlite3")
+
+
+@pytest.fixture
+def client(db):
+    return create_app({"FEEDBACK_DB": db}).test_client()
+
+
+def test_a_json_correction_is_stored_with_the_models_own_answer(client, db):
+    answer = client.post("/predict", data=PNG, content_type="image/png").json
+    sent = {
+        "image": "data:image/png;base64," + B64,
+        "label": 7,
+        "predicted": 1,
+        "model": "m",
+        "source": "page",
+    }
+    response = client.post("/feedback", json=sent)
+    assert response.status_code == 201
+    [row] = open_store(db).corrections()
+    assert response.json == {"id": row.id}
+    assert (row.label, row.predicted, row.model, row.source) == (7, answer["digit"], answer["model"], "page")
+    np.testing.assert_array_equal(row.pixels, to_pixels(preprocess(PNG)).reshape(28, 28))
+
+
+def test_a_multipart_correction_is_stored_as_from_the_api(client, db):
+    form = {"image": (io.BytesIO(PNG), "one.png"), "label": "4"}
+    assert client.post("/feedback", data=form).status_code == 201
+    assert [(r.label, r.source) for r in open_store(db).corrections()] == [(4, "api")]
+
+
+@pytest.mark.parametrize(
+    "fields, code",
+    [
+        ({}, "bad_label"),
+        ({"label": "3"}, None),  # a JSON string of a digit is accepted like a form field
+        ({"label": 10}, "bad_label"),
+        ({"label": -1}, "bad_label"),
+        ({"label": True}, "bad_label"),
+        ({"label": 3.0}, "bad_label"),
+        ({"label": 3, "predicted": 11}, "bad_predicted"),
+        ({"label": 3, "model": "x" * 101}, "bad_model"),
+        ({"label": 3, "source": "email"}, "bad_source"),
+    ],
+)
+def test_fields_are_checked(client, db, fields, code):
+    response = client.post("/feedback", json={"image": B64, **fields})
+    if code is None:
+        assert response.status_code == 201
+        return
+    assert (response.status_code, response.json["error"]["code"]) == (400, code)
+    assert open_store(db).corrections() == []
+
+
+def test_images_fail_as_they_do_for_predict(client, db):
+    blank = base64.b64encode(encode(Image.new("L", (40, 40), 255))).decode()
+    cases = [
+        ({"json": {"image": "not base64!", "label": 1}}, 400, "bad_base64"),
+        ({"json": {"image": base64.b64encode(b"\x89PNG junk").decode(), "label": 1}}, 400, "bad_image"),
+        ({"json": {"image": blank, "label": 1}}, 422, "no_digit_found"),
+        ({"json": {"label": 1}}, 400, "bad_request"),
+        ({"data": {"label": "1"}, "content_type": "multipart/form-data"}, 400, "missing_image"),
+        ({"data": PNG, "content_type": "image/png"}, 415, "unsupported_media_type"),
+    ]
+    for sent, status, code in cases:
+        response = client.post("/feedback", **sent)
+        assert (response.status_code, response.json["error"]["code"]) == (status, code), sent
+    assert open_store(db).corrections() == []
+
+
+def test_off_unless_a_database_is_named():
+    client = create_app().test_client()
+    assert client.get("/model").json["feedback"] is False
+    response = client.post("/feedback", json={"image": B64, "label": 1})
+    assert (response.status_code, response.json["error"]["code"]) == (404, "feedback_off")
+
+
+def test_on_says_so(client):
+    assert client.get("/model").json["feedback"] is True
+
+
+def test_storage_down_is_a_503_while_predict_keeps_working(tmp_path, caplog):
+    (tmp_path / "a-file").write_text("")
+    client = create_app({"FEEDBACK_DB": str(tmp_path / "a-file" / "db")}).test_client()
+    with caplog.at_level(logging.ERROR, "mnist_mlp.service.feedback"):
+        response = client.post("/feedback", json={"image": B64, "label": 1})
+    assert (response.status_code, response.json["error"]["code"]) == (503, "feedback_unavailable")
+    assert [r.getMessage() for r in caplog.records if "feedback not stored" in r.getMessage()] != []
+    assert client.post("/predict", data=PNG, content_type="image/png").status_code == 200
+
+
+def test_each_client_is_rate_limited_on_its_own(db):
+    client = create_app({"FEEDBACK_DB": db, "FEEDBACK_BURST": 2, "FEEDBACK_RATE": 0.01}).test_client()
+    sent = {"json": {"image": B64, "label": 1}}
+    statuses = [client.post("/feedback", **sent).status_code for _ in range(3)]
+    assert statuses == [201, 201, 429]
+    limited = client.post("/feedback", **sent)
+    assert int(limited.headers["Retry-After"]) >= 1 and limited.json["error"]["code"] == "too_many_requests"
+    other = client.post("/feedback", environ_base={"REMOTE_ADDR": "10.1.2.3"}, **sent)
+    assert other.status_code == 201
+    assert len(open_store(db).corrections()) == 3
+
+
+def test_a_bucket_refills_at_its_rate_and_full_ones_are_forgotten():
+    now = [0.0]
+    limiter = RateLimiter(rate=2.0, burst=1, clock=lambda: now[0])
+    assert limiter.wait("a") == 0.0
+    assert limiter.wait("a") == pytest.approx(0.5)
+    now[0] += 0.5
+    assert limiter.wait("a") == 0.0
+    now[0] += 10
+    limiter._forget_full(now[0])
+    assert limiter._buckets == {}
+
+
+def test_the_page_offers_corrections_only_when_feedback_is_on(client):
+    on = client.get("/").get_data(as_text=True)
+    off = create_app().test_client().get("/").get_data(as_text=True)
+    assert 'id="feedback"' in on and "feedback.js" in on and on.count('class="feedback-digit"') == 10
+    assert "feedback" not in off

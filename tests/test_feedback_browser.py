@@ -1,0 +1,88 @@
+"""The page's "Wrong? It was …" in Debian's chromium, against the real server with feedback on:
+a tap or a digit key stores a correction after the undo time, Undo stores nothing."""
+
+import time
+
+import pytest
+
+from mnist_mlp.data.feedback_store import open_store
+from tests import live_server
+from tests.conftest import skip_or_fail
+from tests.test_page_browser import CHROMIUM, CHROMIUM_ARGS, DESKTOP, IDLE_JS, SEVEN, on_canvas
+
+try:
+    from playwright.sync_api import sync_playwright
+except ImportError:  # pragma: no cover - depends on the environment
+    sync_playwright = None
+
+pytestmark = pytest.mark.browser
+UNDO_S = 4.0  # feedback.js's UNDO_MS
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory):
+    return str(tmp_path_factory.mktemp("feedback") / "feedback.sqlite3")
+
+
+@pytest.fixture(scope="module")
+def page(db):
+    if sync_playwright is None:
+        skip_or_fail("Python playwright is not installed")
+    with live_server.running(60.0, FEEDBACK_DB=db, WORKERS="1") as (_, base), sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_context(viewport=DESKTOP, reduced_motion="reduce").new_page()
+        page.set_default_timeout(15_000)
+        errors = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(base + "/")
+        page.wait_for_selector("html[data-ready='true']")
+        yield page
+        browser.close()
+        assert errors == []
+
+
+def draw_seven(page):
+    mouse = page.mouse
+    for stroke in on_canvas(page.locator("#canvas").bounding_box(), SEVEN):
+        mouse.move(*stroke[0])
+        mouse.down()
+        for x, y in stroke[1:]:
+            mouse.move(x, y)
+        mouse.up()
+    page.wait_for_function(IDLE_JS)
+    return page.locator("#prediction").inner_text().strip()
+
+
+def test_hidden_until_there_is_an_answer(page):
+    assert page.locator("#feedback").is_hidden()
+    draw_seven(page)
+    assert page.locator("#feedback").is_visible()
+    assert page.locator("#feedback-ask").inner_text() == "Wrong? It was …"
+    page.locator("#clear").click()
+    assert page.locator("#feedback").is_hidden()
+
+
+def test_undo_stores_nothing_and_a_key_stores_one(page, db):
+    shown = draw_seven(page)
+    page.locator(".feedback-digit[data-digit='1']").click()
+    assert page.locator("#feedback-undo").is_visible()
+    page.locator("#feedback-undo").click()
+    assert page.locator("#feedback-text").inner_text() == "Not saved."
+    time.sleep(UNDO_S + 0.5)
+    assert _rows(db) == []
+
+    page.keyboard.press("3")
+    page.wait_for_function(
+        "() => document.getElementById('feedback-text').textContent === 'Saved: it was 3. Thank you.'",
+        timeout=(UNDO_S + 5) * 1000,
+    )
+    [row] = _rows(db)
+    assert (row.label, row.source, row.predicted) == (3, "page", int(shown))
+
+
+def _rows(db):
+    store = open_store(db)
+    try:
+        return store.corrections()
+    finally:
+        store.close()
