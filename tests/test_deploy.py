@@ -185,7 +185,9 @@ def test_dockerignore_keeps_context_small_but_complete():
 def test_compose_file():
     (compose,) = _yaml_docs(COMPOSE)
     services = compose["services"]
-    assert list(services) == ["api"], list(services)
+    assert list(services) == ["api", "postgres"], list(services)
+    assert services["postgres"]["profiles"] == ["postgres"], "PostgreSQL is optional: started only on request"
+    assert "feedback" in compose["volumes"], "the corrections outlive the container"
     api = services["api"]
     assert api["build"]["context"] == "."
     assert api["image"] == IMAGE
