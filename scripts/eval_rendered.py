@@ -91,7 +91,7 @@ def run_samples(classifier, samples):
     for record, row, answer in zip(answered, x, classifier.answers(x) if len(x) else []):
         record.update(input=row, digit=answer["digit"], confidence=answer["confidence"])
         record["uncertain"] = answer["uncertain"]
-    return records, x
+    return records
 
 
 def flagged(record):
@@ -240,8 +240,8 @@ def main(argv=None):
 
     digit_samples = rendered_digits(args.per_style, args.seed)
     other_samples = non_digits(args.per_style, args.seed)
-    digit_records, _ = run_samples(classifier, digit_samples)
-    other_records, _ = run_samples(classifier, other_samples)
+    digit_records = run_samples(classifier, digit_samples)
+    other_records = run_samples(classifier, other_samples)
 
     report = build_report(classifier, args, digit_records, other_records, x_test, y_test)
     report["seconds"] = round(time.perf_counter() - started, 2)
