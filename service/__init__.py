@@ -4,8 +4,9 @@
     mnist-serve                          # production: granian, $HOST, $PORT, $WORKERS, $MODEL_PATH
 
 `create_app(config=None)` builds the app: settings from `config.DEFAULTS`, overridden by
-environment variables, overridden by the `config` mapping. The weights are loaded once
-here; a file that cannot be used raises `StartupError` with one line saying why.
+environment variables, overridden by the `config` mapping. The weights are loaded here
+(and again in place on a reload under `mnist-serve`: service/reload.py); a file that cannot be
+used raises `StartupError` with one line saying why.
 """
 
 import io
@@ -19,15 +20,12 @@ from ..data.preprocess import preprocess
 from ..model import Classifier, WeightsError
 from .config import StartupError, load_settings
 
-__all__ = ["StartupError", "create_app"]
+__all__ = ["StartupError", "create_app", "load_classifier"]
 
 
 def create_app(config=None):
     settings = load_settings(config)
-    try:
-        classifier = Classifier(settings["MODEL_PATH"])
-    except WeightsError as exc:
-        raise StartupError(f"cannot load weights: {exc}") from None
+    classifier = load_classifier(settings["MODEL_PATH"])
 
     # The instance folder is given, not found: Flask's search for it cannot walk a namespace
     # package (mnist_mlp) installed in editable mode. The service never writes there.
@@ -50,8 +48,17 @@ def create_app(config=None):
     metrics.init_app(app, classifier)
     for blueprint in (health.bp, predict.bp, feedback.bp, admin.bp, v2.bp, explain.bp, page.bp, docs.bp):
         app.register_blueprint(blueprint)
-    _warm_up(classifier)
     return app
+
+
+def load_classifier(path):
+    """The classifier for the weights at `path`, warmed up; StartupError saying why it cannot be."""
+    try:
+        classifier = Classifier(path)
+    except WeightsError as exc:
+        raise StartupError(f"cannot load weights: {exc}") from None
+    _warm_up(classifier)
+    return classifier
 
 
 def _feedback_store(target):

@@ -6,7 +6,8 @@ Start-up, in the master: the settings are checked, the app is built once in a sh
 child process (a weights file or setting that cannot work stops start-up here, with one
 line on stderr and exit status 2, before anything listens), and the address is tried.
 Then granian's workers each build the app (edge.serve_app) behind its Rust HTTP core.
-The master itself never imports NumPy or Flask, so it stays small.
+The master itself never imports NumPy or Flask, so it stays small. SIGHUP to the master makes
+every worker load MODEL_PATH again in place (service/reload.py).
 
 Options after the settings are granian's own (`mnist-serve --server-help` lists them) and
 override ours; so do GRANIAN_* environment variables.
@@ -16,14 +17,16 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import socket
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 from ..model.version import project_version
-from .config import DEFAULTS, MASTER_PID_ENV, StartupError, graceful_timeout, load_settings
-from .last_good import LAST_GOOD_ENV
+from .config import DEFAULTS, STATE_DIR_ENV, StartupError, graceful_timeout, load_settings
+from .reload import request_reload
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 FEEDBACK_ENV = "FEEDBACK_DB"
@@ -58,10 +61,9 @@ def main(argv=None):
         options = _options(settings)
         if _metrics_dir():
             scratch.append(os.environ[MULTIPROC_ENV])
-        # SIGHUP (or POST /admin/reload): granian starts new workers, which load MODEL_PATH again
-        scratch.append(tempfile.mkdtemp(prefix="mnist-weights-"))
-        os.environ[LAST_GOOD_ENV] = scratch[-1]
-        os.environ[MASTER_PID_ENV] = str(os.getpid())
+        scratch.append(tempfile.mkdtemp(prefix="mnist-serve-state-"))
+        os.environ[STATE_DIR_ENV] = scratch[-1]
+        _reload_on_sighup(scratch[-1])
         if settings["LOG_FORMAT"] == "json":
             scratch.append(tempfile.mkdtemp(prefix="mnist-serve-"))
             options += ["--log-config", str(_json_log_config(Path(scratch[-1])))]
@@ -93,6 +95,26 @@ def _options(settings):
         "--factory",
         APP_FACTORY,
     ]  # fmt: skip
+
+
+def _reload_on_sighup(folder):
+    """SIGHUP asks the workers to reload their weights in place (service/reload.py).
+
+    SIGHUP is blocked from here on, in this thread and in every thread and worker started
+    after it, and a thread of ours takes it with sigwait: granian's own SIGHUP handler, which
+    would replace the workers, is installed but never runs.
+    """
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
+
+    def take():
+        while True:
+            signal.sigwait({signal.SIGHUP})
+            try:
+                request_reload(folder)
+            except OSError:  # the folder is gone: the server is stopping
+                return
+
+    threading.Thread(target=take, name="sighup", daemon=True).start()
 
 
 def _json_log_config(folder):

@@ -1,20 +1,19 @@
-"""POST /admin/reload: every worker loads MODEL_PATH again, with no request failing.
+"""POST /admin/reload: every worker loads MODEL_PATH again in place, with no request failing.
 
 Enabled only when ADMIN_TOKEN is set (404 otherwise); the caller sends it as
-`Authorization: Bearer <token>`, compared in constant time. The route sends SIGHUP to the
-`mnist-serve` process, as an operator would: granian then starts new workers one by one
-(each loads the weights, or keeps the last good ones: service/last_good.py) and stops each
-old worker once it has finished what it accepted.
+`Authorization: Bearer <token>`, compared in constant time. The route asks for a reload as the
+SIGHUP to `mnist-serve` does (service/reload.py): each worker loads the file, or refuses it and
+keeps its weights, within a fraction of a second.
 """
 
 import hmac
 import os
-import signal
 
 from flask import Blueprint, current_app, jsonify, request
 
-from .config import MASTER_PID_ENV
+from .config import STATE_DIR_ENV
 from .errors import ApiError
+from .reload import request_reload
 
 bp = Blueprint("admin", __name__)
 
@@ -27,9 +26,8 @@ def reload():
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), token.encode()):
         raise ApiError(401, "unauthorized", "send the admin token as 'Authorization: Bearer <token>'")
-    master = os.environ.get(MASTER_PID_ENV, "")
-    # Only the process that started this worker: under `flask run` or a test the parent is a shell.
-    if not master.isdigit() or int(master) != os.getppid():
+    folder = os.environ.get(STATE_DIR_ENV)
+    if not folder:  # `flask run` or a test: no workers watching
         raise ApiError(501, "not_supported", "reloading needs the server that mnist-serve runs")
-    os.kill(int(master), signal.SIGHUP)
+    request_reload(folder)
     return jsonify(status="reloading", model=current_app.extensions["classifier"].model_id), 202

@@ -31,9 +31,8 @@ DEFAULTS = {
     "FEEDBACK_BURST": 20,
     "ADMIN_TOKEN": "",  # set: POST /admin/reload with it as a Bearer token reloads the weights; empty: off
 }
-MASTER_PID_ENV = (
-    "MNIST_SERVE_PID"  # set by mnist-serve for its workers: where POST /admin/reload sends SIGHUP
-)
+# set by mnist-serve for its workers: their private folder (service/last_good.py, service/reload.py)
+STATE_DIR_ENV = "MNIST_SERVE_STATE_DIR"
 # name -> (type, lowest, highest)
 RANGES = {
     "PORT": (int, 1, 65535),

@@ -15,6 +15,7 @@ What the edge refuses itself gets the same JSON error shape as the app (errors.p
 
 import asyncio
 import io
+import os
 import sys
 import time
 
@@ -147,7 +148,8 @@ def serve_app():
     import gc
     import signal
 
-    from . import create_app, logs
+    from . import create_app, load_classifier, logs, reload
+    from .config import STATE_DIR_ENV
     from .last_good import build_app
 
     # A forked worker inherits the master's handlers, which only set a flag in this copy
@@ -156,7 +158,11 @@ def serve_app():
     # default applies: a worker that has accepted nothing yet simply ends.
     for stop in (signal.SIGTERM, signal.SIGINT):
         signal.signal(stop, signal.SIG_DFL)
+    folder = os.environ.get(STATE_DIR_ENV)
+    seen = reload.current_request(folder) if folder else None  # before loading: a later request is not missed
     app = build_app(create_app)
+    if folder:
+        reload.watch(app, folder, seen, load_classifier)
     logs.configure(app.config["LOG_FORMAT"])
     # The app's long-lived objects (modules, Flask, NumPy, the weights) leave the garbage
     # collector's view: each collection then scans only what requests allocate.

@@ -1,11 +1,11 @@
-"""Each worker's weights, with a fallback: a reload to a bad file keeps the weights that last loaded.
+"""Each worker's weights, with a fallback: the last copy of MODEL_PATH that loaded.
 
-`mnist-serve` gives its workers a private folder ($MNIST_LAST_GOOD_DIR). A worker first copies
-MODEL_PATH there (a snapshot: the operator may replace the file again while it loads), builds
-the app from the snapshot, and if that works keeps it as `last-good.npz`. If it does not (a
-corrupt, truncated or wrong file), the worker prints one line saying so and builds the app from
-`last-good.npz` instead: a worker that failed to start would make granian respawn it at once, and
-a few quick failures in a row make granian stop the whole server as a crash loop.
+A worker loads a snapshot of MODEL_PATH copied into the server's private folder
+($MNIST_SERVE_STATE_DIR), since the operator may replace the file again while it loads. A
+snapshot that loads becomes `last-good.npz`. A worker (re)started by granian while MODEL_PATH is
+a bad file serves `last-good.npz` instead, with one line saying so: a worker that failed to
+start would be respawned at once, and a few quick failures in a row make granian stop the whole
+server as a crash loop.
 """
 
 import os
@@ -14,38 +14,41 @@ import stat
 import sys
 from pathlib import Path
 
-from .config import StartupError, load_settings
+from .config import STATE_DIR_ENV, StartupError, load_settings
 
-LAST_GOOD_ENV = "MNIST_LAST_GOOD_DIR"
 LAST_GOOD = "last-good.npz"
 
 
 def build_app(create_app):
     """The app for this worker: MODEL_PATH's weights if they load, else the last ones that did."""
-    folder = os.environ.get(LAST_GOOD_ENV)
+    folder = os.environ.get(STATE_DIR_ENV)
     if not folder:
         return create_app()
-    given = load_settings()["MODEL_PATH"]
-    snapshot = Path(folder) / f"loading-{os.getpid()}.npz"
     try:
-        _copy_regular_file(given, snapshot)
-        app = create_app({"MODEL_PATH": str(snapshot)})
+        return load_latest(Path(folder), lambda snapshot: create_app({"MODEL_PATH": str(snapshot)}))
     except StartupError as exc:
-        snapshot.unlink(missing_ok=True)
         last_good = Path(folder) / LAST_GOOD
         if not last_good.exists():
             raise  # nothing loaded before: the master's start-up check has said why
-        reason = str(exc).replace(str(snapshot), given)
-        print(
-            f"error: weights refused, serving the last ones that loaded: {reason}",
-            file=sys.stderr,
-            flush=True,
-        )
+        print(f"error: weights refused, serving the last ones that loaded: {exc}", file=sys.stderr)
         return create_app({"MODEL_PATH": str(last_good)})
-    os.replace(
-        snapshot, Path(folder) / LAST_GOOD
-    )  # atomic: another worker reads a whole file or the older one
-    return app
+
+
+def load_latest(folder, load):
+    """load(snapshot) of a copy of MODEL_PATH, kept as the last good one if that works.
+
+    StartupError naming MODEL_PATH if the file is missing, not a regular file, or refused by `load`.
+    """
+    given = load_settings()["MODEL_PATH"]
+    snapshot = folder / f"loading-{os.getpid()}.npz"
+    try:
+        _copy_regular_file(given, snapshot)
+        loaded = load(snapshot)
+    except StartupError as exc:
+        snapshot.unlink(missing_ok=True)
+        raise StartupError(str(exc).replace(str(snapshot), given)) from None
+    os.replace(snapshot, folder / LAST_GOOD)  # atomic: another worker reads a whole file or the older one
+    return loaded
 
 
 def _copy_regular_file(source, target):

@@ -50,10 +50,17 @@ MODEL_INFO = Gauge("mnist_model_info", "The loaded model", ["model_id", "sha256"
 
 
 def init_app(app, classifier):
-    MODEL_INFO.labels(model_id=classifier.model_id, sha256=classifier.sha256).set(1)
+    show_model(classifier)
     app.before_request(_start_timer)
     app.after_request(_record)
     app.register_blueprint(bp)
+
+
+def show_model(classifier, replacing=None):
+    """Model info for `classifier`, at 0 for the one it replaces in this worker."""
+    if replacing is not None:
+        MODEL_INFO.labels(model_id=replacing.model_id, sha256=replacing.sha256).set(0)
+    MODEL_INFO.labels(model_id=classifier.model_id, sha256=classifier.sha256).set(1)
 
 
 def count_predictions(answers):
