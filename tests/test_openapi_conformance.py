@@ -1,6 +1,7 @@
 """The OpenAPI document cannot drift from the code: real answers of every route and every
 documented status validate against the document's schemas, and every documented status is
-provoked here (a new route or status in either place fails the coverage test).
+provoked here (a new route or status in either place fails the coverage test): in process, and
+on the real server for what its edge answers before the app.
 
 The document's response objects are closed (`unevaluatedProperties: false`), so a field the
 code adds or drops without the document is caught too. Accepted JSON requests are checked
@@ -9,7 +10,10 @@ against the documented request schemas as well.
 
 import base64
 import hashlib
+import http.client
 import io
+import json
+import urllib.parse
 
 import numpy as np
 import pytest
@@ -20,6 +24,7 @@ from PIL import Image
 from mnist_mlp.model import DEFAULT_WEIGHTS
 from mnist_mlp.model.version import project_version
 from mnist_mlp.service import create_app
+from tests.live_server import running
 from tests.service_fixtures import drawn_digit, encode
 
 PNG = encode(drawn_digit())
@@ -30,9 +35,12 @@ ROWS = np.reshape(INPUT, (28, 28)).tolist()
 TOO_MANY_PIXELS = encode(Image.new("L", (1100, 1000)))
 TOO_MANY_PIXELS_B64 = base64.b64encode(TOO_MANY_PIXELS).decode()
 BLANK_B64 = base64.b64encode(BLANK).decode()
-# The feedback statuses that need another app: feedback off, its database down, the client rate limited.
-# Each exchange names its app by the client address it comes from (the app is chosen by it below).
-OFF, DOWN, DRAINED = ({"REMOTE_ADDR": f"10.0.0.{n}"} for n in (1, 2, 3))
+# Large enough that reading one takes longer than the SLOW app's whole REQUEST_BUDGET
+LARGE_PNG = encode(drawn_digit(size=(600, 800)))
+# The statuses that need another app: feedback off, its database down, the client rate limited, a
+# request budget too short for a batch. Each exchange names its app by the client address it comes
+# from (the app is chosen by it below).
+OFF, DOWN, DRAINED, SLOW = ({"REMOTE_ADDR": f"10.0.0.{n}"} for n in (1, 2, 3, 4))
 MAX_BATCH = 3
 MODEL_ID = "mnist-mlp-" + hashlib.sha256(DEFAULT_WEIGHTS.read_bytes()).hexdigest()[:12]
 ETAG = f'"{MODEL_ID}-2-63"'
@@ -85,6 +93,7 @@ EXCHANGES = [
     ),
     ("post", "/predict", "/predict", raw(b"hello", "text/plain"), 415),
     ("post", "/predict", "/predict", raw(BLANK), 422),
+    ("post", "/predict", "/predict", {**multipart(LARGE_PNG, LARGE_PNG), "environ_base": SLOW}, 503),
     ("post", "/predict", "/predict?explain=1", raw(PNG), 200),
     ("get", "/model/units/{layer}/{unit}.png", "/model/units/1/0.png", {}, 200),
     (
@@ -145,9 +154,19 @@ EXCHANGES = [
 ]
 
 
+# What the server's edge answers before the app sees a request, provoked on the real server:
+# (method, documented path, URL, status), each a body that stops short of its Content-Length.
+EDGE_BODY_TIMEOUT = 0.5
+EDGE_EXCHANGES = [
+    ("post", "/predict", "/predict", 408),
+    ("post", "/feedback", "/feedback", 408),
+    ("post", "/v2/models/{name}/infer", "/v2/models/mnist/infer", 408),
+]
+
+
 @pytest.fixture(scope="module")
 def apps(tmp_path_factory):
-    """The app for most exchanges (feedback on), and the ones for OFF, DOWN and DRAINED clients."""
+    """The app for most exchanges (feedback on), and the ones for OFF, DOWN, DRAINED and SLOW clients."""
     folder = tmp_path_factory.mktemp("feedback")
     (folder / "a-file").write_text("")
     limits = {"MAX_BATCH": MAX_BATCH, "MAX_PIXELS": 1_000_000}
@@ -160,6 +179,7 @@ def apps(tmp_path_factory):
         OFF["REMOTE_ADDR"]: create_app(limits),
         DOWN["REMOTE_ADDR"]: create_app({**limits, "FEEDBACK_DB": str(folder / "a-file" / "db")}),
         DRAINED["REMOTE_ADDR"]: drained,
+        SLOW["REMOTE_ADDR"]: create_app({**limits, "REQUEST_BUDGET": 0.001}),
     }
 
 
@@ -203,7 +223,9 @@ def test_every_documented_status_of_every_route_is_exercised(document):
         for method, operation in item.items()
         for status in operation["responses"]
     }
-    assert {(method, path, status) for method, path, _, _, status in EXCHANGES} == documented
+    exercised = {(method, path, status) for method, path, _, _, status in EXCHANGES}
+    exercised |= {(method, path, status) for method, path, _, status in EDGE_EXCHANGES}
+    assert exercised == documented
 
 
 def test_real_answers_match_the_documented_schemas(apps, document):
@@ -228,6 +250,25 @@ def test_real_answers_match_the_documented_schemas(apps, document):
         if status in (200, 201) and "json" in sent:
             accepted = document["paths"][path][method]["requestBody"]["content"]["application/json"]
             assert schema_validator(document, accepted["schema"]).is_valid(sent["json"]), where
+
+
+def test_the_edges_answers_match_the_documented_schemas(document):
+    with running(BODY_TIMEOUT=str(EDGE_BODY_TIMEOUT)) as (_, base):
+        address = urllib.parse.urlsplit(base)
+        for method, path, url, status in EDGE_EXCHANGES:
+            connection = http.client.HTTPConnection(address.hostname, address.port, timeout=10)
+            connection.putrequest(method.upper(), url)
+            connection.putheader("Content-Type", "application/json")
+            connection.putheader("Content-Length", "100")
+            connection.endheaders(b'{"in')
+            response = connection.getresponse()
+            answer = (response.status, response.getheader("Content-Type"), response.read())
+            connection.close()
+            where = f"{method} {url} -> {status}"
+            assert answer[:2] == (status, "application/json"), (where, answer)
+            schema = documented_response(document, path, method, status)["content"]["application/json"]
+            errors = schema_validator(document, schema["schema"]).iter_errors(json.loads(answer[2]))
+            assert [e.message for e in errors] == [], where
 
 
 def test_the_closed_schemas_catch_a_field_the_document_does_not_name(client, document):
