@@ -133,10 +133,11 @@ def stroke_mask(polylines, height, pen):
     return crop(mask)
 
 
-def page_export(polylines):
+def page_export(polylines, export_side=PAGE_EXPORT_SIDE):
     """The PNG page the drawing page sends for these strokes: polylines in canvas units (0..1,
-    x right, y down), black on white, PAGE_EXPORT_SIDE px, anti-aliased like the canvas."""
-    side = PAGE_EXPORT_SIDE * SUPERSAMPLE
+    x right, y down), black on white, `export_side` px (the page's PAGE_EXPORT_SIDE unless a
+    benchmark tries another), anti-aliased like the canvas."""
+    side = export_side * SUPERSAMPLE
     pen = PAGE_LINE_WIDTH * side
     mask = Image.new("L", (side, side), 0)
     draw = ImageDraw.Draw(mask)
@@ -145,7 +146,7 @@ def page_export(polylines):
         draw.line(xy, fill=255, width=round(pen), joint="curve")
         for x, y in (xy[0], xy[-1]):
             draw.ellipse((x - pen / 2, y - pen / 2, x + pen / 2, y + pen / 2), fill=255)
-    small = mask.resize((PAGE_EXPORT_SIDE, PAGE_EXPORT_SIDE), Image.Resampling.BOX)
+    small = mask.resize((export_side, export_side), Image.Resampling.BOX)
     return Image.eval(small, lambda level: 255 - level)
 
 
