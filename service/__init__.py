@@ -14,6 +14,7 @@ from pathlib import Path
 
 from flask import Flask
 from PIL import Image, ImageDraw
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ..data.feedback_store import open_store
 from ..data.preprocess import preprocess
@@ -31,6 +32,8 @@ def create_app(config=None):
     # package (mnist_mlp) installed in editable mode. The service never writes there.
     app = Flask(__name__, instance_path=str(Path(__file__).resolve().parent / "instance"))
     app.config.update(settings)
+    if settings["PROXY_HOPS"]:  # the client address of each request (its rate-limit bucket) from the proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings["PROXY_HOPS"], x_proto=0, x_host=0, x_prefix=0)
     app.json.sort_keys = False  # answers read in the documented order: digit, confidence, ...
     app.extensions["classifier"] = classifier
     app.extensions["feedback"] = _feedback_store(settings["FEEDBACK_DB"])

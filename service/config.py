@@ -29,6 +29,9 @@ DEFAULTS = {
     "FEEDBACK_DB": "",
     "FEEDBACK_RATE": 1.0,  # corrections a second per client address, after a burst of
     "FEEDBACK_BURST": 20,
+    # Proxies in front that each append the client's address to X-Forwarded-For (an ingress: 1).
+    # 0: the header is ignored and the peer is the client, as a client could write the header itself.
+    "PROXY_HOPS": 0,
     "ADMIN_TOKEN": "",  # set: POST /admin/reload with it as a Bearer token reloads the weights; empty: off
 }
 # set by mnist-serve for its workers: their private folder (service/last_good.py, service/reload.py)
@@ -46,6 +49,7 @@ RANGES = {
     "REQUEST_BUDGET": (float, 0.001, 3600.0),
     "FEEDBACK_RATE": (float, 0.001, 1e6),
     "FEEDBACK_BURST": (int, 1, 1_000_000),
+    "PROXY_HOPS": (int, 0, 10),
 }
 
 

@@ -124,6 +124,26 @@ def test_each_client_is_rate_limited_on_its_own(db):
     assert len(open_store(db).corrections()) == 3
 
 
+@pytest.mark.parametrize(
+    ("hops", "limited"),
+    [
+        (0, [201, 429, 429]),  # the header is ignored: a client cannot give itself a fresh bucket
+        (1, [201, 201, 429]),  # behind one proxy: its last entry is the client, what came before is not
+    ],
+)
+def test_behind_a_proxy_each_forwarded_client_has_its_own_bucket(db, hops, limited):
+    app = create_app({"FEEDBACK_DB": db, "FEEDBACK_BURST": 1, "FEEDBACK_RATE": 0.01, "PROXY_HOPS": hops})
+    proxy = {"REMOTE_ADDR": "10.9.9.9"}
+    sent = {"json": {"image": B64, "label": 1}, "environ_base": proxy}
+    # the third: client .1 wrote the header itself, naming .2, and the proxy appended its real address
+    forwarded = ["203.0.113.1", "203.0.113.2", "203.0.113.2, 203.0.113.1"]
+    statuses = [
+        app.test_client().post("/feedback", headers={"X-Forwarded-For": ip}, **sent).status_code
+        for ip in forwarded
+    ]
+    assert statuses == limited
+
+
 def test_a_bucket_refills_at_its_rate_and_full_ones_are_forgotten():
     now = [0.0]
     limiter = RateLimiter(rate=2.0, burst=1, clock=lambda: now[0])
