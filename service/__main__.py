@@ -49,6 +49,8 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args, server_options = parse_args(argv)
+    # From the start: a SIGHUP before the reload thread runs waits for it instead of ending the server.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
     if args.server_help:
         return _granian(["--help"])
     scratch = []  # folders this run made, removed however it ends
@@ -100,19 +102,18 @@ def _options(settings):
 def _reload_on_sighup(folder):
     """SIGHUP asks the workers to reload their weights in place (service/reload.py).
 
-    SIGHUP is blocked from here on, in this thread and in every thread and worker started
-    after it, and a thread of ours takes it with sigwait: granian's own SIGHUP handler, which
-    would replace the workers, is installed but never runs.
+    main() blocks SIGHUP, in its thread and so in every thread and worker started after it,
+    and this thread takes it with sigwait: granian's own SIGHUP handler, which would replace
+    the workers, is installed but never runs.
     """
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
 
     def take():
         while True:
             signal.sigwait({signal.SIGHUP})
             try:
                 request_reload(folder)
-            except OSError:  # the folder is gone: the server is stopping
-                return
+            except OSError as exc:  # the folder removed or the disk full: say so, keep listening
+                print(f"error: SIGHUP: the reload could not be asked for: {exc}", file=sys.stderr)
 
     threading.Thread(target=take, name="sighup", daemon=True).start()
 

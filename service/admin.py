@@ -29,5 +29,10 @@ def reload():
     folder = os.environ.get(STATE_DIR_ENV)
     if not folder:  # `flask run` or a test: no workers watching
         raise ApiError(501, "not_supported", "reloading needs the server that mnist-serve runs")
-    request_reload(folder)
+    try:
+        request_reload(folder)
+    except OSError as exc:
+        raise ApiError(
+            503, "reload_unavailable", f"the reload could not be asked for: {exc.strerror}"
+        ) from None
     return jsonify(status="reloading", model=current_app.extensions["classifier"].model_id), 202

@@ -44,10 +44,11 @@ def load_latest(folder, load):
     try:
         _copy_regular_file(given, snapshot)
         loaded = load(snapshot)
+        os.replace(snapshot, folder / LAST_GOOD)  # atomic: another worker reads a whole file or the older one
     except StartupError as exc:
-        snapshot.unlink(missing_ok=True)
         raise StartupError(str(exc).replace(str(snapshot), given)) from None
-    os.replace(snapshot, folder / LAST_GOOD)  # atomic: another worker reads a whole file or the older one
+    finally:
+        snapshot.unlink(missing_ok=True)  # gone already when it became the last good copy
     return loaded
 
 

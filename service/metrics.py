@@ -12,6 +12,7 @@ in-process registry is used.
 
 import os
 import time
+from pathlib import Path
 
 from flask import Blueprint, Response, g, request
 from prometheus_client import (
@@ -45,11 +46,15 @@ UNCERTAIN = Counter("mnist_predictions_uncertain", "Predictions answered uncerta
 # One child per digit, made once: each digit's series exists from the start (at 0), and
 # a request only increments, without labels()'s lookup.
 DIGIT_COUNTERS = [PREDICTIONS.labels(digit=str(digit)) for digit in range(10)]
-# Info metrics do not work in multiprocess mode: a constant-1 gauge carries the labels instead.
-MODEL_INFO = Gauge("mnist_model_info", "The loaded model", ["model_id", "sha256"], multiprocess_mode="max")
+# Info metrics do not work in multiprocess mode: a constant-1 gauge carries the labels instead,
+# the highest over the live workers (a dead worker's files are dropped: forget_dead_workers).
+MODEL_INFO = Gauge(
+    "mnist_model_info", "The loaded model", ["model_id", "sha256"], multiprocess_mode="livemax"
+)
 
 
 def init_app(app, classifier):
+    forget_dead_workers()
     show_model(classifier)
     app.before_request(_start_timer)
     app.after_request(_record)
@@ -58,9 +63,31 @@ def init_app(app, classifier):
 
 def show_model(classifier, replacing=None):
     """Model info for `classifier`, at 0 for the one it replaces in this worker."""
-    if replacing is not None:
+    if replacing is not None and replacing.model_id != classifier.model_id:
         MODEL_INFO.labels(model_id=replacing.model_id, sha256=replacing.sha256).set(0)
     MODEL_INFO.labels(model_id=classifier.model_id, sha256=classifier.sha256).set(1)
+
+
+def forget_dead_workers():
+    """Drop the live-mode gauge files of workers that have died (a crash granian respawned):
+    otherwise the model a dead worker served would be reported as loaded for good."""
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not folder:
+        return
+    for path in Path(folder).glob("gauge_live*_*.db"):
+        pid = path.stem.rpartition("_")[2]
+        if pid.isdigit() and not _alive(int(pid)):
+            multiprocess.mark_process_dead(int(pid), folder)
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process, alive
+        pass
+    return True
 
 
 def count_predictions(answers):

@@ -36,10 +36,10 @@ def request_reload(folder):
 
 
 def current_request(folder):
-    """The token of the last reload asked for in `folder`, None before the first."""
+    """The token of the last reload asked for in `folder`; None before the first, or unreadable."""
     try:
         return (Path(folder) / RELOAD_REQUEST).read_text()
-    except FileNotFoundError:
+    except (OSError, UnicodeDecodeError):
         return None
 
 
@@ -52,9 +52,15 @@ def watch(app, folder, seen, load_classifier):
         nonlocal seen
         while not stopping.wait(POLL_S):
             token = current_request(folder)
-            if token != seen:
-                seen = token
+            if token is None or token == seen:  # no token (a /tmp cleaner took it) asks for nothing
+                continue
+            seen = token
+            try:
                 _reload(app, Path(folder), load_classifier)
+            except Exception:  # a dead watcher would leave this worker on its old weights for good
+                log.exception(
+                    "weights reload failed, still serving %s", app.extensions["classifier"].model_id
+                )
 
     threading.Thread(target=run, name="weights-reload", daemon=True).start()
     return stopping

@@ -29,3 +29,9 @@ def test_outside_mnist_serve_it_says_so(client, monkeypatch):
     monkeypatch.delenv("MNIST_SERVE_STATE_DIR", raising=False)
     response = client.post("/admin/reload", headers={"Authorization": "Bearer s3cret"})
     assert (response.status_code, response.json["error"]["code"]) == (501, "not_supported")
+
+
+def test_a_state_folder_that_cannot_be_written_is_a_503(client, monkeypatch, tmp_path):
+    monkeypatch.setenv("MNIST_SERVE_STATE_DIR", str(tmp_path / "removed"))
+    response = client.post("/admin/reload", headers={"Authorization": "Bearer s3cret"})
+    assert (response.status_code, response.json["error"]["code"]) == (503, "reload_unavailable")

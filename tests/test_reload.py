@@ -8,12 +8,14 @@ import http.client
 import json
 import logging
 import os
+import re
 import shutil
 import signal
 import threading
 import time
 import urllib.parse
 import urllib.request
+from pathlib import Path
 
 from mnist_mlp.model import DEFAULT_WEIGHTS, load_weights, save_weights
 from tests.live_server import running
@@ -88,14 +90,35 @@ def served_model(base):
         return json.loads(response.read())["model"]
 
 
+def models_loaded(base):
+    """The model ids /metrics reports loaded (mnist_model_info 1: the highest over the live workers)."""
+    with urllib.request.urlopen(base + "/metrics", timeout=10) as response:
+        text = response.read().decode()
+    return set(re.findall(r'^mnist_model_info\{model_id="([^"]+)",[^}]*\} 1\.0$', text, re.MULTILINE))
+
+
 def wait_for(base, wanted):
-    """Until 20 fresh connections in a row are answered by `wanted` (both workers switched)."""
+    """Until every worker serves `wanted`: /metrics says it alone is loaded, and a fresh connection
+    is answered with it."""
     deadline = time.monotonic() + RELOAD_TIMEOUT_S
-    streak = 0
-    while streak < 20:
+    while models_loaded(base) != {wanted} or served_model(base) != wanted:
         assert time.monotonic() < deadline, f"{wanted} not served within {RELOAD_TIMEOUT_S:g} s"
-        streak = streak + 1 if served_model(base) == wanted else 0
-        time.sleep(0.02)
+        time.sleep(0.05)
+
+
+def wait_for_lines(path, words, count):
+    """Until the server's log at `path` holds `count` lines with `words`; those lines."""
+    deadline = time.monotonic() + RELOAD_TIMEOUT_S
+    while len(found := [line for line in path.read_text().splitlines() if words in line]) < count:
+        assert time.monotonic() < deadline, (
+            f"{count} {words!r} lines not logged within {RELOAD_TIMEOUT_S:g} s"
+        )
+        time.sleep(0.05)
+    return found
+
+
+def worker_pids(proc):
+    return sorted(int(p) for p in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split())
 
 
 def admin_reload(base):
@@ -111,10 +134,12 @@ def test_reloads_under_load_fail_nothing_and_refuse_the_corrupt_file(tmp_path):
     good, corrupt = weight_files(tmp_path)
     current = tmp_path / "current.npz"
     shutil.copyfile(good[0], current)
-    log = open(tmp_path / "stderr.log", "w")  # noqa: SIM115 - read after the server stops
+    log_path = tmp_path / "stderr.log"
+    log = open(log_path, "w")  # noqa: SIM115 - read while the server runs, closed after
     env = {"MODEL_PATH": str(current), "WORKERS": "2", "ADMIN_TOKEN": TOKEN}
     with running(stderr=log, **env) as (proc, base), Load(base) as load:
         wait_for(base, model_id(good[0]))
+        workers = worker_pids(proc)
         for path, trigger in [(good[1], "hup"), (corrupt, "hup"), (good[2], "hup"), (good[0], "admin")]:
             shutil.copyfile(path, tmp_path / "next.npz")
             os.replace(tmp_path / "next.npz", current)  # atomic, as a deployment should replace it
@@ -122,22 +147,38 @@ def test_reloads_under_load_fail_nothing_and_refuse_the_corrupt_file(tmp_path):
                 os.kill(proc.pid, signal.SIGHUP)
             else:
                 assert admin_reload(base) == 202
-            if path == corrupt:
-                time.sleep(2)  # both workers have tried the file and refused it
-                assert served_model(base) == model_id(good[1])
+            if path == corrupt:  # both workers try the file and refuse it
+                refused = wait_for_lines(log_path, "weights refused", 2)
+                assert models_loaded(base) == {model_id(good[1])}
             else:
                 wait_for(base, model_id(path))
         time.sleep(0.5)
+        assert worker_pids(proc) == workers  # reloaded in place: no worker was replaced
     log.close()
     seen = {status for status, _ in load.answers}
     models = {json.loads(body)["model"] for _, body in load.answers}
     print(f"{len(load.answers)} answers, models {sorted(models)}")
     assert load.failures == [] and seen == {200} and len(load.answers) > 1000
     assert models <= {model_id(p) for p in good} and model_id(corrupt) not in models
-    lines = (tmp_path / "stderr.log").read_text().splitlines()
-    assert not [line for line in lines if "Respawning" in line]  # the workers were never replaced
-    refused = [line for line in lines if "weights refused" in line]
     assert len(refused) == 2 and all(str(current) in line for line in refused), refused
+
+
+def test_after_a_worker_crash_metrics_report_only_the_models_live_workers_serve(tmp_path):
+    good, _ = weight_files(tmp_path)
+    current = tmp_path / "current.npz"
+    shutil.copyfile(good[0], current)
+    with running(MODEL_PATH=str(current), WORKERS="2") as (proc, base):
+        wait_for(base, model_id(good[0]))
+        crashed = worker_pids(proc)[0]
+        os.kill(crashed, signal.SIGKILL)
+        deadline = time.monotonic() + RELOAD_TIMEOUT_S
+        while len(pids := worker_pids(proc)) < 2 or crashed in pids:
+            assert time.monotonic() < deadline, "granian did not respawn the worker"
+            time.sleep(0.05)
+        shutil.copyfile(good[1], tmp_path / "next.npz")
+        os.replace(tmp_path / "next.npz", current)
+        os.kill(proc.pid, signal.SIGHUP)
+        wait_for(base, model_id(good[1]))  # the dead worker's gauge would keep good[0] at 1
 
 
 class Lines(logging.Handler):
@@ -157,6 +198,7 @@ class Lines(logging.Handler):
 
 
 def test_a_worker_swaps_its_classifier_in_place_and_keeps_it_when_the_file_is_bad(tmp_path, monkeypatch):
+    """Also: a failure no one foresaw (here a MemoryError) is logged and the watcher goes on."""
     from mnist_mlp.service import create_app, load_classifier, reload
     from mnist_mlp.service.last_good import build_app
 
@@ -171,7 +213,14 @@ def test_a_worker_swaps_its_classifier_in_place_and_keeps_it_when_the_file_is_ba
     monkeypatch.setenv("MNIST_SERVE_STATE_DIR", str(state))
     monkeypatch.setenv("MODEL_PATH", str(current))
     app = build_app(create_app)
-    stop = reload.watch(app, state, reload.current_request(state), load_classifier)
+    unforeseen = threading.Event()
+
+    def load(path):
+        if unforeseen.is_set():
+            raise MemoryError
+        return load_classifier(path)
+
+    stop = reload.watch(app, state, reload.current_request(state), load)
     try:
         first = app.extensions["classifier"]
         assert first.model_id == model_id(good[0]) and (state / "last-good.npz").exists()
@@ -196,5 +245,21 @@ def test_a_worker_swaps_its_classifier_in_place_and_keeps_it_when_the_file_is_ba
         )
         assert app.extensions["classifier"] is second
         assert model_id(state / "last-good.npz") == second.model_id
+
+        shutil.copyfile(good[2], current)
+        unforeseen.set()
+        reload.request_reload(state)
+        assert (
+            lines.wait_for("weights reload failed")
+            == f"weights reload failed, still serving {second.model_id}"
+        )
+        assert app.extensions["classifier"] is second
+        unforeseen.clear()
+        (state / reload.RELOAD_REQUEST).unlink()  # as a /tmp cleaner would: asks for nothing
+        time.sleep(3 * reload.POLL_S)
+        assert app.extensions["classifier"] is second
+        reload.request_reload(state)
+        lines.wait_for(f"serving {model_id(good[2])}")
+        assert sorted(f.name for f in state.iterdir()) == ["last-good.npz", reload.RELOAD_REQUEST]
     finally:
         stop.set()
