@@ -20,6 +20,7 @@ import dataclasses
 import datetime
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -200,7 +201,7 @@ class SqliteStore(Store):
             self.path, timeout=SQLITE_BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
         )
         try:
-            db.execute("PRAGMA journal_mode=WAL")
+            _wal_mode(db)
             db.execute("BEGIN IMMEDIATE")  # two workers making the schema at once: one waits
             self.create_schema(db.execute)
             db.execute("COMMIT")
@@ -208,6 +209,21 @@ class SqliteStore(Store):
             db.close()
             raise
         return db
+
+
+def _wal_mode(db):
+    """Put the file in WAL mode (it stays so). While another worker's first connection switches
+    a new file too, SQLite answers "database is locked" at once, not after its busy timeout:
+    try again until that timeout."""
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_S
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def _stored(row_id, pixels, label, predicted, model, source):

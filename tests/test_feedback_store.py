@@ -1,5 +1,6 @@
 """The feedback store against both real back ends: SQLite files and a real PostgreSQL cluster."""
 
+import multiprocessing
 import threading
 
 import numpy as np
@@ -96,6 +97,33 @@ def test_threads_sharing_a_store_lose_nothing(feedback_db):
     for thread in threads:
         thread.join()
     assert sorted(ids) == [r.id for r in store.corrections()] and len(set(ids)) == 100
+
+
+def _first_write(path, start, results):
+    start.wait()
+    try:
+        open_store(path).add(correction())
+        results.put("stored")
+    except StoreUnavailable as exc:
+        results.put(str(exc))
+
+
+def test_two_workers_making_a_new_sqlite_file_at_once_both_store(tmp_path):
+    """Switching a new file to WAL mode at the same moment made one of them fail at once."""
+    context = multiprocessing.get_context("fork")
+    outcomes = []
+    for n in range(40):
+        start, results = context.Barrier(2), context.Queue()
+        workers = [
+            context.Process(target=_first_write, args=(tmp_path / f"{n}.sqlite3", start, results))
+            for _ in range(2)
+        ]
+        for worker in workers:
+            worker.start()
+        outcomes += [results.get(timeout=30) for _ in workers]
+        for worker in workers:
+            worker.join()
+    assert set(outcomes) == {"stored"}, [o for o in outcomes if o != "stored"][:3]
 
 
 def test_an_unreachable_sqlite_file_is_unavailable_not_a_crash(tmp_path):
