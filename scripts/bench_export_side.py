@@ -9,13 +9,13 @@ the service's preprocess and the classifier. Prints, for each side, the share re
 and the share flagged "not sure" at each height, and the median time preprocess takes.
 """
 
-import io
 import time
 
 import numpy as np
 
 from ..data.digit_styles import PAGE_HEIGHTS, page_strokes
 from ..data.preprocess import preprocess
+from ..data.preview import png_bytes
 from ..data.render import page_export
 from ..model import DEFAULT_WEIGHTS, Classifier
 from .cli import fail, parser
@@ -46,15 +46,9 @@ def drawings(per_height, seed):
     ]
 
 
-def png(image):
-    buffer = io.BytesIO()
-    image.save(buffer, "PNG")
-    return buffer.getvalue()
-
-
 def measure(classifier, strokes, side):
     """{style: (right, not sure)} shares and the median preprocess milliseconds at one export side."""
-    blobs = [png(page_export(lines, side)) for _, _, lines in strokes]
+    blobs = [png_bytes(np.asarray(page_export(lines, side))) for _, _, lines in strokes]
     inputs, times = [], []
     for blob in blobs:
         started = time.perf_counter()
