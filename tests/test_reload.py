@@ -97,24 +97,29 @@ def models_loaded(base):
     return set(re.findall(r'^mnist_model_info\{model_id="([^"]+)",[^}]*\} 1\.0$', text, re.MULTILINE))
 
 
+def until(found, what, timeout=RELOAD_TIMEOUT_S, every=0.05):
+    """What `found()` returns once it is truthy, asked every `every` s; fails after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while not (result := found()):
+        assert time.monotonic() < deadline, f"{what} not within {timeout:g} s"
+        time.sleep(every)
+    return result
+
+
 def wait_for(base, wanted):
     """Until every worker serves `wanted`: /metrics says it alone is loaded, and a fresh connection
     is answered with it."""
-    deadline = time.monotonic() + RELOAD_TIMEOUT_S
-    while models_loaded(base) != {wanted} or served_model(base) != wanted:
-        assert time.monotonic() < deadline, f"{wanted} not served within {RELOAD_TIMEOUT_S:g} s"
-        time.sleep(0.05)
+    until(lambda: models_loaded(base) == {wanted} and served_model(base) == wanted, f"{wanted} served")
 
 
 def wait_for_lines(path, words, count):
     """Until the server's log at `path` holds `count` lines with `words`; those lines."""
-    deadline = time.monotonic() + RELOAD_TIMEOUT_S
-    while len(found := [line for line in path.read_text().splitlines() if words in line]) < count:
-        assert time.monotonic() < deadline, (
-            f"{count} {words!r} lines not logged within {RELOAD_TIMEOUT_S:g} s"
-        )
-        time.sleep(0.05)
-    return found
+
+    def lines():
+        found = [line for line in path.read_text().splitlines() if words in line]
+        return found if len(found) >= count else None
+
+    return until(lines, f"{count} {words!r} lines logged")
 
 
 def worker_pids(proc):
@@ -171,10 +176,7 @@ def test_after_a_worker_crash_metrics_report_only_the_models_live_workers_serve(
         wait_for(base, model_id(good[0]))
         crashed = worker_pids(proc)[0]
         os.kill(crashed, signal.SIGKILL)
-        deadline = time.monotonic() + RELOAD_TIMEOUT_S
-        while len(pids := worker_pids(proc)) < 2 or crashed in pids:
-            assert time.monotonic() < deadline, "granian did not respawn the worker"
-            time.sleep(0.05)
+        until(lambda: len(pids := worker_pids(proc)) == 2 and crashed not in pids, "a respawned worker")
         shutil.copyfile(good[1], tmp_path / "next.npz")
         os.replace(tmp_path / "next.npz", current)
         os.kill(proc.pid, signal.SIGHUP)
@@ -190,11 +192,10 @@ class Lines(logging.Handler):
         self.lines.append(record.getMessage())
 
     def wait_for(self, words):
-        deadline = time.monotonic() + 10
-        while not any(words in line for line in self.lines):
-            assert time.monotonic() < deadline, f"no {words!r} line within 10 s"
-            time.sleep(0.02)
-        return next(line for line in self.lines if words in line)
+        def found():
+            return next((line for line in self.lines if words in line), None)
+
+        return until(found, f"a {words!r} line", timeout=10, every=0.02)
 
 
 def test_a_worker_swaps_its_classifier_in_place_and_keeps_it_when_the_file_is_bad(tmp_path, monkeypatch):
