@@ -37,6 +37,14 @@ FORBIDDEN_AT_RUN_TIME = {
     "mnist_mlp.scripts.predict": (*WEB, "mnist_mlp.service", "tqdm", "sklearn", "matplotlib"),
     "mnist_mlp.scripts.export": (*WEB, "mnist_mlp.service", "onnx"),  # onnx only once it exports
     "mnist_mlp.data.preview": (*WEB, "mnist_mlp.service"),
+    # The mnist-serve master supervises the workers and stays small: the workers load the rest.
+    "mnist_mlp.service.__main__": (
+        *(name for name in WEB if name != "granian"),
+        "numpy",
+        "PIL",
+        "mnist_mlp.model",
+        "mnist_mlp.data",
+    ),
     # SQLite needs nothing installed; psycopg only once a postgresql:// URL is opened.
     "mnist_mlp.data.feedback_store": (*WEB, "mnist_mlp.service", "psycopg"),
     "mnist_mlp.scripts.feedback": (*WEB, "mnist_mlp.service", "psycopg", "tqdm", "sklearn", "matplotlib"),
