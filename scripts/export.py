@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..model import DEFAULT_WEIGHTS, Classifier, WeightsError
+from ..model.atomic_file import write_atomically
 from ..model.contract import CLASSES, INPUT_MEANING, INPUTS
 from ..model.version import project_version
 from .cli import fail, parser, require
@@ -46,8 +47,7 @@ def main(argv=None):
     model = onnx_model(classifier)
     onnx.checker.check_model(model, full_check=True)
     try:
-        args.onnx.parent.mkdir(parents=True, exist_ok=True)
-        onnx.save(model, args.onnx)
+        write_atomically(args.onnx, model.SerializeToString())  # a full disk leaves the old file whole
     except OSError as exc:
         fail(f"cannot write {args.onnx}: {exc.strerror or exc}")
     print(f"wrote {args.onnx}: {' -> '.join(map(str, classifier.layer_sizes))}, opset {OPSET}")
