@@ -1,8 +1,11 @@
-"""The evaluation report's figures, on hand-made probabilities (no MNIST files needed)."""
+"""The evaluation report's figures, on hand-made probabilities (no MNIST files needed), and
+mnist-evaluate's answer to bad options."""
 
 import numpy as np
+import pytest
 
 from mnist_mlp.scripts.evaluate import flagged_figures
+from tests.tools import run_tool
 
 
 def test_flagged_share_and_accuracy_on_the_digits_not_flagged():
@@ -18,3 +21,31 @@ def test_flagged_share_and_accuracy_on_the_digits_not_flagged():
     assert figures == {"flagged_share": 0.5, "accuracy_not_flagged": 0.5, "uncertain_threshold": 0.75}
     everything_flagged = flagged_figures(probabilities, np.zeros(4, dtype=int), threshold=1.0)
     assert everything_flagged["flagged_share"] == 1 and everything_flagged["accuracy_not_flagged"] is None
+
+
+BAD_OPTIONS = [
+    (
+        ["--json", "{file}/report.json"],
+        "argument --json: cannot write {file}/report.json: {file} is not a folder",
+    ),
+    (["--json", "{folder}"], "argument --json: {folder} is a folder, not a file"),
+    (
+        ["--data-dir", "{folder}/missing"],
+        "{folder}/missing: no such folder; --data-dir names the folder of the MNIST IDX files",
+    ),
+    (["--data-home", "{file}"], "--data-home {file} is a file, not a folder"),
+    (["--no-such-option"], "unrecognized arguments: --no-such-option"),
+]
+
+
+@pytest.mark.parametrize(("args", "message"), BAD_OPTIONS, ids=[" ".join(a) for a, _ in BAD_OPTIONS])
+def test_every_bad_option_stops_in_one_line_before_the_test_set_is_loaded(args, message, mnist_dir, tmp_path):
+    names = {"file": tmp_path / "file", "folder": tmp_path / "folder"}
+    names["file"].write_text("a file, so nothing can be made under it")
+    names["folder"].mkdir()
+    args = [arg.format(**names) for arg in args]
+    done, seconds = run_tool("mnist-evaluate", "--data-dir", mnist_dir, *args, cwd=tmp_path, timeout=60)
+    assert done.returncode == 2 and done.stdout == ""
+    expected = f"mnist-evaluate: error: {message.format(**names)} (see mnist-evaluate --help)"
+    assert done.stderr.splitlines() == [expected]
+    assert seconds < 5

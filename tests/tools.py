@@ -28,15 +28,15 @@ def console_script(name):
     return str(path)
 
 
-def run_tool(name, *args, cwd=REPO, stdin=None, timeout=300, **kwargs):
-    """(finished process, seconds) of the console script `name` run with `args` (text output)."""
+def run_tool(name, *args, cwd=REPO, text=True, timeout=300, **kwargs):
+    """(finished process, seconds) of the console script `name` run with `args`; `kwargs` go to
+    subprocess.run (input=, stdin=, env=, ...)."""
     started = time.perf_counter()
     done = subprocess.run(
         [console_script(name), *map(str, args)],
         cwd=cwd,
-        input=stdin,
         capture_output=True,
-        text=True,
+        text=text,
         timeout=timeout,
         **kwargs,
     )
