@@ -142,8 +142,13 @@ def main(argv=None):
         + ("(none left)" if rest is None else f"{rest:.4f}")
     )
     for digit, stats in report["per_class"].items():
-        print(f"  {digit}: precision {stats['precision']:.4f}  recall {stats['recall']:.4f}")
+        print(f"  {digit}: precision {_figure(stats['precision'])}  recall {_figure(stats['recall'])}")
     print(f"wrote {args.json}, {confusion_png}, {errors_png}")
+
+
+def _figure(share):
+    """A share to 4 places, or n/a: the precision of a digit never predicted has no value."""
+    return "n/a" if share is None else f"{share:.4f}"
 
 
 def plot_confusion(counts, path):

@@ -1,9 +1,13 @@
 """The evaluation report's figures, on hand-made probabilities (no MNIST files needed), and
 mnist-evaluate's answer to bad options."""
 
+import json
+
 import numpy as np
 import pytest
 
+from mnist_mlp.model import MLP, save_weights
+from mnist_mlp.scripts import evaluate
 from mnist_mlp.scripts.evaluate import flagged_figures
 from tests.tools import run_tool
 
@@ -49,3 +53,19 @@ def test_every_bad_option_stops_in_one_line_before_the_test_set_is_loaded(args, 
     expected = f"mnist-evaluate: error: {message.format(**names)} (see mnist-evaluate --help)"
     assert done.stderr.splitlines() == [expected]
     assert seconds < 5
+
+
+def test_weights_that_never_predict_some_digits_get_a_report_not_a_traceback(mnist_dir, tmp_path, capsys):
+    """Weights that answer 0 for everything (as --init zeros trains to) leave nine precisions undefined."""
+    model = MLP((784, 16, 10))
+    for array in (*model.weights, *model.biases):
+        array[...] = 0
+    model.biases[-1][0] = 1
+    weights, report_path = tmp_path / "zeros.npz", tmp_path / "report.json"
+    save_weights(weights, model)
+    evaluate.main(["--weights", str(weights), "--data-dir", str(mnist_dir), "--json", str(report_path)])
+    report = json.loads(report_path.read_text())
+    assert [report["per_class"][str(d)]["precision"] for d in range(1, 10)] == [None] * 9
+    out = capsys.readouterr().out
+    assert "  0: precision 0.0980  recall 1.0000" in out
+    assert "  7: precision n/a  recall 0.0000" in out
