@@ -9,7 +9,7 @@ import pytest
 from mnist_mlp.model import MLP, save_weights
 from mnist_mlp.scripts import evaluate
 from mnist_mlp.scripts.evaluate import flagged_figures
-from tests.tools import run_tool
+from tests.tools import assert_usage_error
 
 
 def test_flagged_share_and_accuracy_on_the_digits_not_flagged():
@@ -44,15 +44,7 @@ BAD_OPTIONS = [
 
 @pytest.mark.parametrize(("args", "message"), BAD_OPTIONS, ids=[" ".join(a) for a, _ in BAD_OPTIONS])
 def test_every_bad_option_stops_in_one_line_before_the_test_set_is_loaded(args, message, mnist_dir, tmp_path):
-    names = {"file": tmp_path / "file", "folder": tmp_path / "folder"}
-    names["file"].write_text("a file, so nothing can be made under it")
-    names["folder"].mkdir()
-    args = [arg.format(**names) for arg in args]
-    done, seconds = run_tool("mnist-evaluate", "--data-dir", mnist_dir, *args, cwd=tmp_path, timeout=60)
-    assert done.returncode == 2 and done.stdout == ""
-    expected = f"mnist-evaluate: error: {message.format(**names)} (see mnist-evaluate --help)"
-    assert done.stderr.splitlines() == [expected]
-    assert seconds < 5
+    assert_usage_error("mnist-evaluate", args, message, tmp_path, "--data-dir", mnist_dir)
 
 
 def test_weights_that_never_predict_some_digits_get_a_report_not_a_traceback(mnist_dir, tmp_path, capsys):

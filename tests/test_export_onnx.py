@@ -12,7 +12,7 @@ import pytest
 from mnist_mlp.model import DEFAULT_WEIGHTS, Classifier
 from mnist_mlp.model.contract import as_inputs
 from tests.conftest import skip_or_fail
-from tests.tools import console_script, run_module, run_tool
+from tests.tools import assert_usage_error, console_script, run_module
 
 try:
     import onnx
@@ -112,11 +112,4 @@ def test_a_disk_full_mid_write_leaves_the_old_model_whole(exported, tmp_path):
     ids=["onnx under a file", "onnx a folder", "unknown option"],
 )
 def test_bad_options_stop_in_one_line_before_anything_is_built(args, message, tmp_path):
-    names = {"file": tmp_path / "file", "folder": tmp_path / "folder"}
-    names["file"].write_text("a file, so nothing can be made under it")
-    names["folder"].mkdir()
-    done, seconds = run_tool("mnist-export", *[arg.format(**names) for arg in args], cwd=tmp_path, timeout=60)
-    assert done.returncode == 2 and done.stdout == ""
-    expected = f"mnist-export: error: {message.format(**names)} (see mnist-export --help)"
-    assert done.stderr.splitlines() == [expected]
-    assert seconds < 5
+    assert_usage_error("mnist-export", args, message, tmp_path)

@@ -15,7 +15,7 @@ from mnist_mlp.data.train_digits import TRAIN_DIGIT_KINDS
 from mnist_mlp.model import load_weights
 from mnist_mlp.scripts import train
 from tests.conftest import REPO
-from tests.tools import run_tool
+from tests.tools import assert_usage_error, run_tool
 
 # MNIST's digits only: no outlier pool or training digits to render, seconds per test
 PLAIN = ("--no-outlier-exposure", "--train-digits", "0")
@@ -239,16 +239,7 @@ BAD_OPTIONS = [
 def test_every_bad_option_stops_in_one_line_before_any_data_is_loaded(args, message, mnist_dir, tmp_path):
     """The real MNIST folder is given first (a later --data-dir wins): loading it and rendering
     the training digits and outliers takes the old code 35 s before it fails, or trains in full."""
-    names = {"file": tmp_path / "file", "folder": tmp_path / "folder.npz"}
-    names["file"].write_text("a file, so nothing can be made under it")
-    names["folder"].mkdir()
-    args = [arg.format(**names) for arg in args]
-    done, seconds = run_tool("mnist-train", "--data-dir", mnist_dir, *args, cwd=tmp_path, timeout=30)
-    assert done.returncode == 2 and done.stdout == ""
-    expected = f"mnist-train: error: {message.format(**names)} (see mnist-train --help)"
-    assert done.stderr.splitlines() == [expected]
-    assert seconds < 5
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "folder.npz"]  # nothing written
+    assert_usage_error("mnist-train", args, message, tmp_path, "--data-dir", mnist_dir)
 
 
 def test_an_out_folder_that_does_not_exist_yet_is_made_at_the_end_only(small_mnist, tmp_path):

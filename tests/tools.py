@@ -41,3 +41,21 @@ def run_tool(name, *args, cwd=REPO, text=True, timeout=300, **kwargs):
         **kwargs,
     )
     return done, time.perf_counter() - started
+
+
+def assert_usage_error(tool, args, message, folder, *before):
+    """Run `tool *before *args` in `folder` and check that it stops as a bad option must: exit 2,
+    the one line `TOOL: error: MESSAGE (see TOOL --help)`, nothing on stdout, nothing written, and
+    under 5 s (a tool that began loading data would take far longer).
+
+    "{file}" in args and message stands for a regular file and "{folder}" for an empty folder,
+    both made in `folder` here.
+    """
+    names = {"file": folder / "file", "folder": folder / "folder"}
+    names["file"].write_text("a file, so nothing can be made under it")
+    names["folder"].mkdir()
+    done, seconds = run_tool(tool, *before, *(arg.format(**names) for arg in args), cwd=folder, timeout=30)
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr.splitlines() == [f"{tool}: error: {message.format(**names)} (see {tool} --help)"]
+    assert seconds < 5
+    assert sorted(folder.iterdir()) == [names["file"], names["folder"]]
