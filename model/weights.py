@@ -10,13 +10,13 @@ import json
 import math
 import os
 import stat
-import tempfile
 import zipfile
 import zlib
 from pathlib import Path
 
 import numpy as np
 
+from .atomic_file import write_atomically
 from .mlp import MLP
 
 FORMAT = "mnist-mlp-npz/1"
@@ -33,11 +33,8 @@ class WeightsError(ValueError):
 
 
 def save_weights(path, model, metadata=None):
-    """Write `model` and `metadata` to `path` atomically.
-
-    The bytes go to a temporary file in the same folder, are fsync'ed, then renamed over
-    `path`: a run killed at any moment leaves either the old file or the new one.
-    """
+    """Write `model` and `metadata` to `path` atomically: a run killed at any moment leaves
+    either the old file or the new one (atomic_file.write_atomically)."""
     path = Path(path)
     meta = {
         "format": FORMAT,
@@ -52,42 +49,8 @@ def save_weights(path, model, metadata=None):
         arrays[f"b{layer}"] = np.asarray(b, dtype=np.float32)
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as tmp:
-            os.fchmod(
-                tmp.fileno(), 0o666 & ~_umask()
-            )  # mkstemp's 0600 would hide the file from a server user
-            tmp.write(buffer.getvalue())
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
+    write_atomically(path, buffer.getvalue())
     return meta
-
-
-def _umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _fsync_dir(folder):
-    """Make the rename itself durable (POSIX); a no-op where folders cannot be opened."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def read_weights(path, limit=MAX_WEIGHTS_BYTES):
