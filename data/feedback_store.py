@@ -92,7 +92,7 @@ class BadRow(ValueError):
 @dataclasses.dataclass(frozen=True)
 class Correction:
     pixels: np.ndarray  # (28, 28) uint8, what the network saw
-    original: bytes  # the uploaded image
+    original: bytes = dataclasses.field(repr=False)  # the uploaded image
     label: int  # the digit the person meant
     predicted: int  # what the model answered
     confidence: float
@@ -128,7 +128,7 @@ class Correction:
             self.source,
             self.label,
             self.predicted,
-            float(confidence),
+            round(float(confidence), 6),  # as the service answers it; PostgreSQL's REAL holds it
             self.model,
             self.shown_predicted,
             self.shown_model,
