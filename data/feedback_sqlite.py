@@ -46,7 +46,8 @@ class SqliteStore(Store):
             if self._current_identity() != before:
                 raise StoreUnavailable(f"{self.describe}: the file was replaced while it was being opened")
             self._identity = self._identity or before
-            _wal_mode(db, self.wait)
+            if self.access == "create":
+                _wal_mode(db, self.wait)
         except BaseException:
             db.close()
             raise

@@ -85,6 +85,10 @@ class InvalidCorrection(ValueError):
     """A field of a Correction is not what the store accepts; the message names it."""
 
 
+class UnknownCorrections(ValueError):
+    """Ids named for review that the store does not hold; nothing was changed."""
+
+
 class BadRow(ValueError):
     """A row read back is not one this store writes (edited by hand, or by another program)."""
 
@@ -297,7 +301,7 @@ class Store:
     def review(self, ids, status):
         """Mark the corrections `ids` approved, rejected or pending again; all of them or none.
 
-        ValueError naming the ids that are not in the store.
+        UnknownCorrections naming the ids that are not in the store.
         """
         self._writable()
         if status not in STATUSES:
@@ -313,7 +317,9 @@ class Store:
                 missing = [i for i in ids if i not in found]
                 if missing:
                     shown = ", ".join(map(str, missing[:5])) + (" ..." if len(missing) > 5 else "")
-                    raise ValueError(f"{self.describe}: no correction with id {shown}; nothing changed")
+                    raise UnknownCorrections(
+                        f"{self.describe}: no correction with id {shown}; nothing changed"
+                    )
                 set_status = f"UPDATE corrections SET status = {self.param}, reviewed_at = {self.param}"
                 for chunk in _chunks(ids):
                     db.execute(f"{set_status} WHERE {self._among(chunk)}", (status, _now(), *chunk))
@@ -373,9 +379,8 @@ class Store:
     def _connect(self):
         db = self._open()
         try:
-            if self.access == "read":
-                self.version = self._read_version(db)
-            else:
+            self.version = self._read_version(db) if self.access != "create" else None
+            if self.access != "read":  # the server makes the schema; a review tool only updates it
                 with self._transaction(db, schema=True):
                     self.version = self._make_schema(db)
         except BaseException:
