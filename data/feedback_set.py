@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..model.contract import SIDE
+from ..model.contract import INPUTS, SIDE
 from .feedback_store import POSTGRES_SCHEMES, open_store
 from .idx import read_images, read_labels, write_idx
 
@@ -59,7 +59,7 @@ def load_corrections(target, statuses=("approved",)):
     """The Corrections of a database (those of these review statuses) or of an export folder (all)."""
     if is_database(target):
         rows = open_store(target, access="read").corrections(statuses)
-        images = np.array([row.pixels.reshape(-1) for row in rows], dtype=np.uint8).reshape(len(rows), -1)
+        images = np.array([row.pixels.reshape(-1) for row in rows], dtype=np.uint8).reshape(len(rows), INPUTS)
         labels = np.array([row.label for row in rows], dtype=np.int64)
         ids = np.array([row.id for row in rows], dtype=np.int64)
         return Corrections(images, labels, ids, tuple(row.client for row in rows))

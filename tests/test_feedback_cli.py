@@ -94,6 +94,11 @@ def test_a_folder_without_an_export_is_refused(tmp_path):
     "given, message",
     [
         (
+            "pending.sqlite3",
+            "pending.sqlite3: no approved corrections (4 pending): review them with `mnist-feedback review`, "
+            "or add --feedback-unreviewed",
+        ),
+        (
             "nothing-here",
             "nothing-here: neither a feedback database nor a folder with feedback-images-idx3-ubyte",
         ),
@@ -103,6 +108,7 @@ def test_a_folder_without_an_export_is_refused(tmp_path):
 def test_train_refuses_unusable_feedback_in_one_line(tmp_path, given, message):
     fill(str(tmp_path / "few.sqlite3"), LABELLED[:1])
     assert run("approve", "--db", str(tmp_path / "few.sqlite3"), "1").returncode == 0
+    fill(str(tmp_path / "pending.sqlite3"), LABELLED)  # nobody reviewed these
     done = subprocess.run(
         [sys.executable, "-m", "mnist_mlp.scripts.train", "--feedback", given],
         capture_output=True,
