@@ -168,8 +168,9 @@ def main(argv=None):
     model, result, run = train(args, *train_feedback.with_feedback(feedback, *splits[:2]), *splits[2:4])
     if result.diverged and not result.best_epoch:
         fail(f"training diverged ({result.diverged}) before any epoch finished; {args.out} not written")
+    gated = train_feedback.gate(feedback, model, *splits[2:4], args)  # refused: nothing is written
     metadata = {**source, **run, **measure(args, model, result, *splits[2:])}
-    metadata["feedback"] = train_feedback.measure(feedback, model, args.feedback_baseline)
+    metadata["feedback"] = train_feedback.measure(feedback, model, gated)
     write(args, model, metadata, result.history)
     if result.diverged:
         fail(
@@ -306,6 +307,8 @@ def write(args, model, metadata, history):
             f"{feedback['held_out_accuracy_before']:.4f} before ({feedback['baseline']}), "
             f"{feedback['held_out_accuracy_after']:.4f} after"
         )
+        for name, accuracy in (feedback["gate"] or {}).items():
+            print(f"gate, {name}: accuracy {accuracy['before']:.4f} before, {accuracy['after']:.4f} after")
     flags = metadata["val_outliers_flagged"]
     if flags:
         print(
