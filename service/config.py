@@ -19,6 +19,9 @@ DEFAULTS = {
     "MAX_PIXELS": MAX_PIXELS,  # per decoded image, checked from the header before decoding
     "MAX_BATCH": 64,  # images (or prepared inputs) per request
     "MAX_BATCH_PIXELS": 2 * MAX_PIXELS,  # decoded pixels of all the images of one request
+    # Bytes an answer may take, bounded before it is built (service/budget.py). The largest answer
+    # the other defaults allow, 64 explanations with previews, is bounded by 3.5 MB.
+    "MAX_ANSWER_BYTES": 8 * 1024 * 1024,
     "HEADER_TIMEOUT": 5.0,  # seconds for a client to send its request line and headers
     "BODY_TIMEOUT": 10.0,  # seconds for a client to send its whole body
     "REQUEST_BUDGET": 10.0,  # seconds of work on one request before it is answered 503
@@ -44,6 +47,7 @@ RANGES = {
     "MAX_PIXELS": (int, 1, 2**31),
     "MAX_BATCH": (int, 1, 10_000),
     "MAX_BATCH_PIXELS": (int, 1, 2**33),
+    "MAX_ANSWER_BYTES": (int, 65536, 2**31),
     "HEADER_TIMEOUT": (float, 0.001, 60.0),
     "BODY_TIMEOUT": (float, 0.001, 3600.0),
     "REQUEST_BUDGET": (float, 0.001, 3600.0),

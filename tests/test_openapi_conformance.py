@@ -148,6 +148,13 @@ EXCHANGES = [
         "post",
         "/v2/models/{name}/infer",
         "/v2/models/mnist/infer",
+        {"json": {**v2(n=MAX_BATCH), "parameters": {"explain": True}}, "environ_base": SLOW},
+        503,
+    ),
+    (
+        "post",
+        "/v2/models/{name}/infer",
+        "/v2/models/mnist/infer",
         {"data": b"\0" * 8, "headers": {"Inference-Header-Content-Length": "0"}},
         415,
     ),
