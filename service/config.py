@@ -4,6 +4,7 @@ Every value is checked here, once, so that a bad one stops start-up with one lin
 """
 
 import os
+import secrets
 
 from ..data.preprocess import MAX_PIXELS
 from ..model import DEFAULT_WEIGHTS
@@ -30,13 +31,20 @@ DEFAULTS = {
     # Where POST /feedback stores corrections: a SQLite file path or a postgresql:// URL; empty = off.
     # mnist-serve run by hand names a file in the user's data folder (service/__main__.py).
     "FEEDBACK_DB": "",
-    "FEEDBACK_RATE": 1.0,  # corrections a second per client address, after a burst of
+    "FEEDBACK_RATE": 1.0,  # corrections a second per client (service/clients.py), after a burst of
     "FEEDBACK_BURST": 20,
+    # The key of the keyed hash that names a client in stored corrections and in memory, never its
+    # address (service/clients.py). Set it, the same on every replica, for one name per client across
+    # workers, replicas and restarts; empty: each worker draws its own at start.
+    "FEEDBACK_SECRET": "",
     # Proxies in front that each append the client's address to X-Forwarded-For (an ingress: 1).
     # 0: the header is ignored and the peer is the client, as a client could write the header itself.
     "PROXY_HOPS": 0,
     "ADMIN_TOKEN": "",  # set: POST /admin/reload with it as a Bearer token reloads the weights; empty: off
 }
+# Characters a secret setting needs when set: 128 bits as hex, about 190 as base64
+MIN_SECRET_LENGTH = 32
+SECRETS = ("FEEDBACK_SECRET",)
 # set by mnist-serve for its workers: their private folder (service/last_good.py, service/reload.py)
 STATE_DIR_ENV = "MNIST_SERVE_STATE_DIR"
 # name -> (type, lowest, highest)
@@ -75,12 +83,26 @@ def load_settings(overrides=None, environ=None):
         )
     if isinstance(settings["CORS_ORIGINS"], str):
         settings["CORS_ORIGINS"] = tuple(o.strip() for o in settings["CORS_ORIGINS"].split(",") if o.strip())
+    for key in SECRETS:
+        _check_secret(key, settings[key])
+    settings["FEEDBACK_SECRET"] = settings["FEEDBACK_SECRET"] or secrets.token_hex(32)
     return settings
 
 
 def graceful_timeout(settings):
     """Seconds a stopping server gives its accepted requests: the longest one the limits allow."""
     return settings["BODY_TIMEOUT"] + settings["REQUEST_BUDGET"] + 5
+
+
+def _check_secret(key, value):
+    """A secret is empty (its feature off, or a random one) or long enough not to be guessed."""
+    if not isinstance(value, str):
+        raise StartupError(f"{key} must be a string")
+    if value and len(value) < MIN_SECRET_LENGTH:
+        raise StartupError(
+            f"{key} must be at least {MIN_SECRET_LENGTH} characters (it has {len(value)}); "
+            'make one with: python -c "import secrets; print(secrets.token_urlsafe(32))"'
+        )
 
 
 def _number(key, value, kind, low, high):

@@ -7,7 +7,7 @@ Bodies, as for /predict's single image:
 image through the loaded model itself and stores its own answer too. Answers 201 {"id": ...}.
 
 Off (404) unless FEEDBACK_DB names a database; a database that fails answers 503 while
-/predict keeps working. Each client address is rate limited (service/rate_limit.py).
+/predict keeps working. Each client (service/clients.py) is rate limited (service/rate_limit.py).
 """
 
 import logging
@@ -18,6 +18,7 @@ from ..data.feedback_store import SOURCES, Correction, StoreUnavailable
 from ..data.preprocess import PreprocessError, preprocess
 from ..model.contract import SIDE, to_pixels
 from .bodies import json_body
+from .clients import current_client
 from .errors import ApiError, from_preprocess
 from .predict import base64_image
 
@@ -32,7 +33,8 @@ def feedback():
     store = current_app.extensions["feedback"]
     if store is None:
         raise ApiError(404, "feedback_off", "feedback is off on this server (FEEDBACK_DB is not set)")
-    _check_rate()
+    client = current_client()
+    _check_rate(client)
     image, fields = _body()
     label = _digit(fields.get("label"), "label", required=True)
     shown = _digit(fields.get("predicted"), "predicted", required=False)
@@ -62,8 +64,8 @@ def feedback():
     return jsonify(id=row_id), 201
 
 
-def _check_rate():
-    wait = current_app.extensions["feedback_limiter"].wait(request.remote_addr or "-")
+def _check_rate(client):
+    wait = current_app.extensions["feedback_limiter"].wait(client)
     if wait:
         message = f"too many corrections from this client; retry in {wait:.1f} s"
         raise ApiError(429, "too_many_requests", message, {"Retry-After": str(max(1, round(wait)))})

@@ -144,16 +144,31 @@ def test_behind_a_proxy_each_forwarded_client_has_its_own_bucket(db, hops, limit
     assert statuses == limited
 
 
-def test_a_bucket_refills_at_its_rate_and_full_ones_are_forgotten():
+def test_a_bucket_refills_at_its_rate():
     now = [0.0]
     limiter = RateLimiter(rate=2.0, burst=1, clock=lambda: now[0])
     assert limiter.wait("a") == 0.0
     assert limiter.wait("a") == pytest.approx(0.5)
     now[0] += 0.5
+    assert limiter.wait("a", take=False) == 0.0
+    assert limiter.wait("a", take=False) == 0.0  # looking takes nothing
     assert limiter.wait("a") == 0.0
-    now[0] += 10
-    limiter._forget_full(now[0])
-    assert limiter._buckets == {}
+    assert limiter.wait("a", take=False) == pytest.approx(0.5)
+
+
+def test_ipv6_clients_are_limited_by_their_64(db):
+    client = create_app({"FEEDBACK_DB": db, "FEEDBACK_BURST": 2, "FEEDBACK_RATE": 0.01}).test_client()
+    sent = {"json": {"image": B64, "label": 1}}
+    addresses = [
+        "2001:db8:1:2::1",
+        "2001:db8:1:2:ffff:ffff:ffff:ffff",
+        "2001:db8:1:2:3:4:5:6",
+        "2001:db8:1:3::1",
+    ]
+    statuses = [
+        client.post("/feedback", environ_base={"REMOTE_ADDR": a}, **sent).status_code for a in addresses
+    ]
+    assert statuses == [201, 201, 429, 201]  # the fourth is the next /64: another client
 
 
 def test_the_page_offers_corrections_only_when_feedback_is_on(client):
