@@ -343,6 +343,28 @@ def test_an_answer_of_hundreds_of_megabytes_is_refused_and_the_worker_lives(serv
     assert_still_serving(port)
 
 
+@pytest.mark.parametrize("path", ["/feedback", "/predict", "/admin/reload"])
+def test_a_form_posted_from_another_sites_page_is_refused(server, path):
+    """What a page elsewhere makes its visitors' browsers send: a multipart POST needs no preflight."""
+    _, port = server
+    boundary = "crosssite"
+    body = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="a.png"\r\n'
+        "Content-Type: image/png\r\n\r\n".encode()
+        + PNG
+        + f'\r\n--{boundary}\r\nContent-Disposition: form-data; name="label"\r\n\r\n7\r\n'
+        f"--{boundary}--\r\n".encode()
+    )
+    headers = {
+        "Content-Type": f"multipart/form-data; boundary={boundary}",
+        "Origin": "https://elsewhere.example",
+        "Sec-Fetch-Site": "cross-site",
+    }
+    status, answer, _ = request(port, "POST", path, body, headers)
+    assert_error(status, answer, 403, "cross_site_request")
+    assert_still_serving(port)
+
+
 def test_v2_errors_keep_their_own_shape_for_404_405_and_413(server):
     _, port = server
     status, body, _ = request(port, "GET", "/v2/nothing/here")

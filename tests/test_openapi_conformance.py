@@ -43,6 +43,7 @@ LARGE_PNG = encode(drawn_digit(size=(600, 800)))
 # from (the app is chosen by it below).
 OFF, DOWN, DRAINED, SLOW = ({"REMOTE_ADDR": f"10.0.0.{n}"} for n in (1, 2, 3, 4))
 MAX_BATCH = 3
+CROSS_SITE = {"Sec-Fetch-Site": "cross-site", "Origin": "https://elsewhere.example"}
 MODEL_ID = "mnist-mlp-" + hashlib.sha256(DEFAULT_WEIGHTS.read_bytes()).hexdigest()[:12]
 ETAG = f'"{MODEL_ID}-2-63"'
 
@@ -83,6 +84,7 @@ EXCHANGES = [
         200,
     ),
     ("post", "/predict", "/predict", raw(b"\x89PNG garbage"), 400),
+    ("post", "/predict", "/predict", {**raw(PNG), "headers": CROSS_SITE}, 403),
     ("post", "/predict", "/predict", {"json": {"input": [2.0] * 784}}, 400),
     ("post", "/predict", "/predict", {"json": {"images": [B64] * (MAX_BATCH + 1)}}, 413),
     (
@@ -121,6 +123,7 @@ EXCHANGES = [
     ),
     ("post", "/feedback", "/feedback", {"data": {"image": (io.BytesIO(PNG), "a.png"), "label": "7"}}, 201),
     ("post", "/feedback", "/feedback", {"json": {"image": B64, "label": 10}}, 400),
+    ("post", "/feedback", "/feedback", {"json": {"image": B64, "label": 7}, "headers": CROSS_SITE}, 403),
     ("post", "/feedback", "/feedback", {"json": {"image": B64, "label": 7}, "environ_base": OFF}, 404),
     ("post", "/feedback", "/feedback", {"json": {"image": TOO_MANY_PIXELS_B64, "label": 7}}, 413),
     ("post", "/feedback", "/feedback", raw(PNG), 415),
@@ -143,6 +146,7 @@ EXCHANGES = [
     ("get", "/v2/models/{name}/ready", "/v2/models/other/ready", {}, 404),
     ("post", "/v2/models/{name}/infer", "/v2/models/mnist/infer", {"json": v2()}, 200),
     ("post", "/v2/models/{name}/infer", "/v2/models/mnist/infer", {"json": v2(datatype="INT8")}, 400),
+    ("post", "/v2/models/{name}/infer", "/v2/models/mnist/infer", {"json": v2(), "headers": CROSS_SITE}, 403),
     ("post", "/v2/models/{name}/infer", "/v2/models/other/infer", {"json": v2()}, 404),
     ("post", "/v2/models/{name}/infer", "/v2/models/mnist/infer", {"json": v2(n=MAX_BATCH + 1)}, 413),
     (
