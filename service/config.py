@@ -44,7 +44,7 @@ DEFAULTS = {
 }
 # Characters a secret setting needs when set: 128 bits as hex, about 190 as base64
 MIN_SECRET_LENGTH = 32
-SECRETS = ("FEEDBACK_SECRET",)
+SECRETS = ("ADMIN_TOKEN", "FEEDBACK_SECRET")
 # set by mnist-serve for its workers: their private folder (service/last_good.py, service/reload.py)
 STATE_DIR_ENV = "MNIST_SERVE_STATE_DIR"
 # name -> (type, lowest, highest)

@@ -174,6 +174,11 @@ def bad_settings(tmp_path):
         ("port range", {"PORT": "70000"}, "error: PORT must be an integer from 1 to 65535, got '70000'"),
         ("log format", {"LOG_FORMAT": "xml"}, "error: LOG_FORMAT must be one of text, json, got 'xml'"),
         (
+            "admin token",
+            {"ADMIN_TOKEN": "admin"},
+            "error: ADMIN_TOKEN must be at least 32 characters (it has 5)",
+        ),
+        (
             "timeout",
             {"BODY_TIMEOUT": "nan"},
             "error: BODY_TIMEOUT must be a number from 0.001 to 3600, got 'nan'",
