@@ -34,6 +34,10 @@ from .predict import base64_image
 log = logging.getLogger(__name__)
 bp = Blueprint("feedback", __name__)
 
+# How the store's failures are answered, the more specific first: exception -> (status, code, message)
+STORE_FAILURES = {
+    StoreUnavailable: (503, "feedback_unavailable", "the feedback database is unavailable; try again later"),
+}
 MAX_MODEL_ID = 100  # characters of a client's `model`
 MODEL_ID = re.compile(rf"[\x21-\x7e]{{1,{MAX_MODEL_ID}}}")  # printable ASCII, no spaces
 DIGITS = "0123456789"
@@ -72,8 +76,8 @@ def feedback():
         row_id = store.add(correction)
     except StoreUnavailable as exc:
         log.error("feedback not stored: %s", exc)
-        message = "the feedback database is unavailable; try again later"
-        raise ApiError(503, "feedback_unavailable", message) from None
+        status, code, message = next(v for kind, v in STORE_FAILURES.items() if isinstance(exc, kind))
+        raise ApiError(status, code, message) from None
     return jsonify(id=row_id), 201
 
 
