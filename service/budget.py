@@ -13,6 +13,7 @@ most its rows stored uncompressed, so
 and an answer that could exceed MAX_ANSWER_BYTES is refused 413 (`answer_too_large`).
 """
 
+import functools
 import math
 import time
 
@@ -34,6 +35,7 @@ def png_url_bytes(channels):
     return DATA_URL_PREFIX + 4 * math.ceil(png / 3)
 
 
+@functools.cache  # a few networks, two options
 def item_bytes(layer_sizes, preview=False, explain=False):
     """The most one input's part of an answer can take, for a network of `layer_sizes`."""
     n_in, *hidden, n_out = layer_sizes

@@ -41,14 +41,16 @@ TRUE_WORDS = {"1", "true", "yes", "on"}
 @bp.post("/predict")
 def predict():
     deadline = Deadline()
-    inputs, batch = _inputs(deadline)
+    asked = _asked("preview"), _asked("explain")
+    inputs, batch = _inputs(deadline, asked)
     clf = current_app.extensions["classifier"]
     answers = clf.answers(inputs)
     count_predictions(answers)
-    if _asked("preview"):
+    preview, explain = asked
+    if preview:
         for answer, pixels in zip(answers, inputs):
             answer["preview"] = preview_png(pixels)
-    if _asked("explain"):
+    if explain:
         for answer, explanation in zip(answers, explanations(clf, inputs, deadline)):
             answer["explanation"] = explanation
     if batch:
@@ -65,8 +67,8 @@ def preview_png(pixels):
     return data_url(input_png(pixels))
 
 
-def _inputs(deadline):
-    """(float32 (N, 784) network inputs, whether the request is a batch)."""
+def _inputs(deadline, asked):
+    """(float32 (N, 784) network inputs, whether the request is a batch); `asked`: (preview, explain)."""
     mimetype = request.mimetype
     if mimetype == "multipart/form-data":
         files = request.files.getlist("image")
@@ -74,11 +76,11 @@ def _inputs(deadline):
             raise ApiError(
                 400, "missing_image", "multipart upload needs one or more files in the field 'image'"
             )
-        return _images([f.read() for f in _admitted(files)], len(files) > 1, deadline)
+        return _images([f.read() for f in _admitted(files, asked)], len(files) > 1, deadline)
     if mimetype == "application/json":
-        return _json_inputs(deadline)
+        return _json_inputs(deadline, asked)
     if mimetype in IMAGE_TYPES or mimetype == UNTYPED:
-        return _images(_admitted([request.get_data()]), False, deadline)
+        return _images(_admitted([request.get_data()], asked), False, deadline)
     kind = f"content type {mimetype!r}" if mimetype else "a body without a content type"
     raise ApiError(
         415,
@@ -88,7 +90,7 @@ def _inputs(deadline):
     )
 
 
-def _json_inputs(deadline):
+def _json_inputs(deadline, asked):
     body = json_body()
     if not isinstance(body, dict):
         raise ApiError(400, "malformed_json", "the body must be a JSON object")
@@ -102,20 +104,21 @@ def _json_inputs(deadline):
     values = body[name]
     if batch and (not isinstance(values, list) or not values):
         raise ApiError(400, "bad_request", f"'{name}' must be a non-empty list")
-    items = _admitted(values if batch else [values])
+    items = _admitted(values if batch else [values], asked)
     where = [f"{name}[{i}]" if batch else name for i in range(len(items))]
     if name.startswith("image"):
         return _images([base64_image(v, w) for v, w in zip(items, where)], batch, deadline)
     return np.concatenate([_prepared(v, w) for v, w in zip(items, where)]), batch
 
 
-def _admitted(items):
-    """`items`, if that many are within MAX_BATCH and their answer within MAX_ANSWER_BYTES: 413 if not."""
+def _admitted(items, asked):
+    """`items`, if that many are within MAX_BATCH and their answer, with the parts `asked` for, within
+    MAX_ANSWER_BYTES: 413 if not."""
     limit = current_app.config["MAX_BATCH"]
     if len(items) > limit:
         raise ApiError(413, "batch_too_large", f"{len(items)} images in one request; the limit is {limit}")
     clf = current_app.extensions["classifier"]
-    check_answer(len(items), clf.layer_sizes, preview=_asked("preview"), explain=_asked("explain"))
+    check_answer(len(items), clf.layer_sizes, *asked)
     return items
 
 
