@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from mnist_mlp.service import create_app
 from tests.service_fixtures import drawn_digit, encode
+from tests.test_service_fuzz import json_values
 
 PNG = encode(drawn_digit())
 B64 = base64.b64encode(PNG).decode()
@@ -19,16 +20,6 @@ DIGITS = [str(d) for d in range(10)]
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 V2 = "/v2/models/mnist/infer"
 MAX_BATCH = 4
-
-
-def json_values():
-    return st.recursive(
-        st.none() | st.booleans() | st.floats() | st.integers() | st.text(max_size=20),
-        lambda children: (
-            st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=8), children, max_size=5)
-        ),
-        max_leaves=30,
-    )
 
 
 # Field values a client may send: digits in every form str.isdigit takes, numbers, anything
