@@ -18,7 +18,7 @@ DEFAULT_LAYER_SIZES = (784, 128, 64, 10)
 ACTIVATIONS = ("relu", "sigmoid")
 # Initial weights: He's N(0, 2 / n_in) times a scale. Only "he" is meant for training; the
 # others show what goes wrong without it (symmetry, fading or exploding signals).
-INIT_SCALES = {"he": 1.0, "zeros": 0.0, "too_small": 0.01, "too_large": 10.0}
+INIT_SCALES = {"he": 1.0, "zeros": 0.0, "too_small": 0.01, "too_large": 5.0}
 INITS = tuple(INIT_SCALES)
 
 
@@ -58,7 +58,7 @@ class MLP:
         init="zeros" sets every weight to 0: each hidden unit then computes relu(0) = 0 and
         gets a zero gradient, so only the last layer's biases ever learn (the class
         frequencies). Random weights break that symmetry. "too_small" and "too_large" scale
-        He's weights by 1/100 and 10: each layer then shrinks or grows the signal (and the
+        He's weights by 1/100 and 5: each layer then shrinks or grows the signal (and the
         gradient on its way back) by about that factor.
         """
         if init not in INIT_SCALES:
