@@ -1,6 +1,6 @@
 """Export the weights as an ONNX model, for ONNX Runtime, Triton, KServe or the browser.
 
-    mnist-export --weights model/weights/mnist_mlp.npz --onnx mnist_mlp.onnx
+    mnist-export --weights model/weights/mnist_mlp.npz --onnx runs/mnist_mlp.onnx
 
 The graph is built with the `onnx` package's helpers alone (pip install
 'mnist-mlp-service[export]'): Gemm and Relu (or Sigmoid) per layer, then the calibrated softmax.
@@ -16,9 +16,10 @@ from pathlib import Path
 import numpy as np
 
 from ..model import DEFAULT_WEIGHTS, Classifier, WeightsError
+from ..model.atomic_file import write_atomically
 from ..model.contract import CLASSES, INPUT_MEANING, INPUTS
 from ..model.version import project_version
-from .cli import fail, parser, require
+from .cli import fail, parser, require, writable_file
 
 PROG = "mnist-export"
 # Opset 17 and IR version 8 (the IR of that opset) load in every ONNX Runtime since 1.13 and in
@@ -31,7 +32,13 @@ ONNX_ACTIVATIONS = {"relu": "Relu", "sigmoid": "Sigmoid"}  # the MLP's hidden ac
 def parse_args(argv=None):
     cli = parser(PROG, __doc__)
     cli.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS, help="weights file (.npz)")
-    cli.add_argument("--onnx", type=Path, required=True, metavar="OUT.onnx", help="ONNX file to write")
+    cli.add_argument(
+        "--onnx",
+        type=writable_file,
+        default="runs/mnist_mlp.onnx",
+        metavar="OUT.onnx",
+        help="ONNX file to write",
+    )
     return cli.parse_args(argv)
 
 
@@ -47,8 +54,7 @@ def main(argv=None):
     model = onnx_model(classifier)
     onnx.checker.check_model(model, full_check=True)
     try:
-        args.onnx.parent.mkdir(parents=True, exist_ok=True)
-        onnx.save(model, args.onnx)
+        write_atomically(args.onnx, model.SerializeToString())  # a full disk leaves the old file whole
     except OSError as exc:
         fail(f"cannot write {args.onnx}: {exc.strerror or exc}")
     print(f"wrote {args.onnx}: {' -> '.join(map(str, classifier.layer_sizes))}, opset {OPSET}")

@@ -2,18 +2,15 @@
 
 Enabled only when ADMIN_TOKEN is set (404 otherwise); the caller sends it as
 `Authorization: Bearer <token>`, compared in constant time. The route asks for a reload as the
-SIGHUP to `mnist-serve` does (service/reload.py): each worker loads the file, or refuses it and
+SIGHUP to `mnist-serve` does (service/worker.py): each worker loads the file, or refuses it and
 keeps its weights, within a fraction of a second.
 """
 
 import hmac
-import os
 
 from flask import Blueprint, current_app, jsonify, request
 
-from .config import STATE_DIR_ENV
 from .errors import ApiError
-from .reload import request_reload
 
 bp = Blueprint("admin", __name__)
 
@@ -26,13 +23,7 @@ def reload():
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), token.encode()):
         raise ApiError(401, "unauthorized", "send the admin token as 'Authorization: Bearer <token>'")
-    folder = os.environ.get(STATE_DIR_ENV)
-    if not folder:  # `flask run` or a test: no workers watching
+    worker = current_app.extensions.get("worker")
+    if worker is None or not worker.request_reload():  # `flask run` or a test: no workers watching
         raise ApiError(501, "not_supported", "reloading needs the server that mnist-serve runs")
-    try:
-        request_reload(folder)
-    except OSError as exc:
-        raise ApiError(
-            503, "reload_unavailable", f"the reload could not be asked for: {exc.strerror}"
-        ) from None
     return jsonify(status="reloading", model=current_app.extensions["classifier"].model_id), 202

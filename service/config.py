@@ -1,16 +1,28 @@
 """Settings: defaults, overridden by environment variables, overridden by `create_app(config)`.
 
-Every value is checked here, once, so that a bad one stops start-up with one line.
+Every value is checked here, once, so that a bad one stops start-up with one line. This and
+the entry point (service/__main__.py) are the only modules that read the environment.
+Standard library only: the `mnist-serve` master imports it and stays small.
 """
 
+import importlib.util
 import os
+from pathlib import Path
 
-from ..data.preprocess import MAX_PIXELS
-from ..model import DEFAULT_WEIGHTS
 from .logs import LOG_FORMATS
 
+
+def _shipped_weights():
+    """The weights shipped in the package (model.DEFAULT_WEIGHTS), found without importing the
+    model package, which loads NumPy."""
+    package = importlib.util.find_spec("mnist_mlp.model").submodule_search_locations[0]
+    return str(Path(package) / "weights" / "mnist_mlp.npz")
+
+
+MAX_PIXELS = 4096 * 4096  # preprocess's own default (data/preprocess.py), which this module cannot import
+
 DEFAULTS = {
-    "MODEL_PATH": str(DEFAULT_WEIGHTS),
+    "MODEL_PATH": _shipped_weights(),
     "HOST": "127.0.0.1",  # loopback unless told otherwise; the container image sets 0.0.0.0
     "PORT": 8000,
     "WORKERS": 2,
@@ -33,9 +45,10 @@ DEFAULTS = {
     # 0: the header is ignored and the peer is the client, as a client could write the header itself.
     "PROXY_HOPS": 0,
     "ADMIN_TOKEN": "",  # set: POST /admin/reload with it as a Bearer token reloads the weights; empty: off
+    # prometheus_client's folder for every worker's metrics files, which it reads from the
+    # environment itself; mnist-serve makes a private one when it is not set
+    "PROMETHEUS_MULTIPROC_DIR": "",
 }
-# set by mnist-serve for its workers: their private folder (service/last_good.py, service/reload.py)
-STATE_DIR_ENV = "MNIST_SERVE_STATE_DIR"
 # name -> (type, lowest, highest)
 RANGES = {
     "PORT": (int, 1, 65535),
@@ -57,10 +70,14 @@ class StartupError(RuntimeError):
     """The service cannot start; the message is one line saying why."""
 
 
+class Settings(dict):
+    """Every setting, checked: what load_settings returns."""
+
+
 def load_settings(overrides=None, environ=None):
     """DEFAULTS <- environment variables of the same names <- `overrides`, each value checked."""
     environ = os.environ if environ is None else environ
-    settings = dict(DEFAULTS)
+    settings = Settings(DEFAULTS)
     settings.update({key: environ[key] for key in DEFAULTS if environ.get(key)})
     settings.update(overrides or {})
     for key, (kind, low, high) in RANGES.items():

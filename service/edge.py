@@ -15,7 +15,6 @@ What the edge refuses itself gets the same JSON error shape as the app (errors.p
 
 import asyncio
 import io
-import os
 import sys
 import time
 
@@ -28,12 +27,17 @@ JSON = "application/json"
 class Edge:
     """An RSGI application serving the WSGI app `wsgi` (granian calls `__rsgi__`)."""
 
-    def __init__(self, wsgi, max_body, body_timeout, log_format="text", out=None):
+    def __init__(self, wsgi, max_body, body_timeout, log_format="text", out=None, on_start=None):
         self.wsgi = wsgi
         self.max_body = max_body
         self.body_timeout = body_timeout
         self.log_format = log_format
         self.out = out or sys.stdout
+        self.on_start = on_start  # called once the worker is about to serve, its signal handlers set
+
+    def __rsgi_init__(self, loop):
+        if self.on_start is not None:
+            self.on_start()
 
     async def __rsgi__(self, scope, proto):
         started = time.perf_counter()
@@ -141,30 +145,3 @@ def call_wsgi(app, env):
         if hasattr(chunks, "close"):
             chunks.close()
     return started[0], started[1], body
-
-
-def serve_app():
-    """What each granian worker serves: the Flask app, settings from the environment, behind the edge."""
-    import gc
-    import signal
-
-    from . import create_app, load_classifier, logs, reload
-    from .config import STATE_DIR_ENV
-    from .last_good import build_app
-
-    # A forked worker inherits the master's handlers, which only set a flag in this copy
-    # of the master: a SIGTERM while the app loads would be lost and the worker would
-    # serve on until killed. Until granian installs the worker's own handlers, the
-    # default applies: a worker that has accepted nothing yet simply ends.
-    for stop in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(stop, signal.SIG_DFL)
-    folder = os.environ.get(STATE_DIR_ENV)
-    seen = reload.current_request(folder) if folder else None  # before loading: a later request is not missed
-    app = build_app(create_app)
-    if folder:
-        reload.watch(app, folder, seen, load_classifier)
-    logs.configure(app.config["LOG_FORMAT"])
-    # The app's long-lived objects (modules, Flask, NumPy, the weights) leave the garbage
-    # collector's view: each collection then scans only what requests allocate.
-    gc.freeze()
-    return Edge(app, app.config["MAX_CONTENT_LENGTH"], app.config["BODY_TIMEOUT"], app.config["LOG_FORMAT"])

@@ -14,7 +14,7 @@ import logging
 
 from flask import Blueprint, current_app, jsonify, request
 
-from ..data.feedback_store import SOURCES, Correction, StoreUnavailable
+from ..data.feedback_store import SOURCES, Correction, InvalidCorrection, StoreUnavailable
 from ..data.preprocess import PreprocessError, preprocess
 from ..model.contract import SIDE, to_pixels
 from .bodies import json_body
@@ -55,6 +55,8 @@ def feedback():
     )
     try:
         row_id = store.add(correction)
+    except InvalidCorrection as exc:
+        raise ApiError(400, "bad_correction", str(exc)) from None
     except StoreUnavailable as exc:
         log.error("feedback not stored: %s", exc)
         message = "the feedback database is unavailable; try again later"

@@ -19,6 +19,7 @@ from ..model.version import DISTRIBUTION, project_version
 from .bodies import json_body
 from .errors import ApiError
 from .explain import explanations
+from .health import is_ready
 from .metrics import count_predictions
 
 bp = Blueprint("v2", __name__, url_prefix="/v2")
@@ -50,7 +51,8 @@ def live():
 
 @bp.get("/health/ready")
 def ready():
-    return jsonify(ready="classifier" in current_app.extensions)
+    ready = is_ready()  # the protocol answers "not ready" with a status outside 2xx: /readyz's 503
+    return jsonify(ready=ready), 200 if ready else 503
 
 
 @bp.get("/models/<name>")

@@ -25,13 +25,19 @@ def test_the_token_must_match(client, header):
     assert (response.status_code, response.json["error"]["code"]) == (401, "unauthorized")
 
 
-def test_outside_mnist_serve_it_says_so(client, monkeypatch):
-    monkeypatch.delenv("MNIST_SERVE_STATE_DIR", raising=False)
+def test_outside_mnist_serve_it_says_so(client):
     response = client.post("/admin/reload", headers={"Authorization": "Bearer s3cret"})
     assert (response.status_code, response.json["error"]["code"]) == (501, "not_supported")
 
 
-def test_a_state_folder_that_cannot_be_written_is_a_503(client, monkeypatch, tmp_path):
-    monkeypatch.setenv("MNIST_SERVE_STATE_DIR", str(tmp_path / "removed"))
+def test_under_mnist_serve_it_changes_the_shared_reload_token(client):
+    """What every worker's watcher looks at (the live reload is tests/test_reload.py)."""
+    from mnist_mlp.service.shared import Shared
+    from mnist_mlp.service.worker import Worker
+
+    memory = Shared()
+    Worker(client.application, memory)
+    before = memory.token()
     response = client.post("/admin/reload", headers={"Authorization": "Bearer s3cret"})
-    assert (response.status_code, response.json["error"]["code"]) == (503, "reload_unavailable")
+    assert response.status_code == 202 and response.json["status"] == "reloading"
+    assert memory.token() != before

@@ -39,12 +39,20 @@ FORBIDDEN_AT_RUN_TIME = {
     "mnist_mlp.scripts.predict": (*WEB, "mnist_mlp.service", "tqdm", "sklearn", "matplotlib"),
     "mnist_mlp.scripts.export": (*WEB, "mnist_mlp.service", "onnx"),  # onnx only once it exports
     "mnist_mlp.data.preview": (*WEB, "mnist_mlp.service"),
+    # The mnist-serve master supervises the workers and stays small: the workers load the rest.
+    "mnist_mlp.service.__main__": (
+        *(name for name in WEB if name != "granian"),
+        "numpy",
+        "PIL",
+        "mnist_mlp.model",
+        "mnist_mlp.data",
+        "mnist_mlp.lab",
+    ),
     # SQLite needs nothing installed; psycopg only once a postgresql:// URL is opened.
     "mnist_mlp.data.feedback_store": (*WEB, "mnist_mlp.service", "psycopg"),
     "mnist_mlp.scripts.feedback": (*WEB, "mnist_mlp.service", "psycopg", "tqdm", "sklearn", "matplotlib"),
     # The inference service stays forward-only: the training lab never loads with it.
     "mnist_mlp.service": ("mnist_mlp.lab", "mnist_mlp.model.training"),
-    "mnist_mlp.service.__main__": ("mnist_mlp.lab",),
     # mnist-lab sets the BLAS thread count before NumPy loads: its entry point must not load NumPy.
     "mnist_mlp.lab": ("numpy", *WEB),
     "mnist_mlp.lab.__main__": ("numpy", *WEB),

@@ -38,9 +38,9 @@ BLANK_B64 = base64.b64encode(BLANK).decode()
 # Large enough that reading one takes longer than the SLOW app's whole REQUEST_BUDGET
 LARGE_PNG = encode(drawn_digit(size=(600, 800)))
 # The statuses that need another app: feedback off, its database down, the client rate limited, a
-# request budget too short for a batch. Each exchange names its app by the client address it comes
-# from (the app is chosen by it below).
-OFF, DOWN, DRAINED, SLOW = ({"REMOTE_ADDR": f"10.0.0.{n}"} for n in (1, 2, 3, 4))
+# request budget too short for a batch, a worker loading new weights. Each exchange names its app
+# by the client address it comes from (the app is chosen by it below).
+OFF, DOWN, DRAINED, SLOW, LOADING = ({"REMOTE_ADDR": f"10.0.0.{n}"} for n in (1, 2, 3, 4, 5))
 MAX_BATCH = 3
 MODEL_ID = "mnist-mlp-" + hashlib.sha256(DEFAULT_WEIGHTS.read_bytes()).hexdigest()[:12]
 ETAG = f'"{MODEL_ID}-2-63"'
@@ -106,6 +106,7 @@ EXCHANGES = [
     ("get", "/model/units/{layer}/{unit}.png", "/model/units/3/0.png", {}, 404),
     ("get", "/healthz", "/healthz", {}, 200),
     ("get", "/readyz", "/readyz", {}, 200),
+    ("get", "/readyz", "/readyz", {"environ_base": LOADING}, 503),
     ("get", "/model", "/model", {}, 200),
     ("get", "/metrics", "/metrics", {}, 200),
     ("get", "/openapi.json", "/openapi.json", {}, 200),
@@ -128,6 +129,7 @@ EXCHANGES = [
     ("post", "/feedback", "/feedback", {"json": {"image": B64, "label": 7}, "environ_base": DOWN}, 503),
     ("get", "/v2/health/live", "/v2/health/live", {}, 200),
     ("get", "/v2/health/ready", "/v2/health/ready", {}, 200),
+    ("get", "/v2/health/ready", "/v2/health/ready", {"environ_base": LOADING}, 503),
     ("get", "/v2/models/{name}", "/v2/models/mnist", {}, 200),
     ("get", "/v2/models/{name}", "/v2/models/other", {}, 404),
     ("get", "/v2/models/{name}/versions/{version}", f"/v2/models/mnist/versions/{MODEL_ID}", {}, 200),
@@ -166,7 +168,10 @@ EDGE_EXCHANGES = [
 
 @pytest.fixture(scope="module")
 def apps(tmp_path_factory):
-    """The app for most exchanges (feedback on), and the ones for OFF, DOWN, DRAINED and SLOW clients."""
+    """The app for most exchanges (feedback on), and the ones for OFF, DOWN, DRAINED, SLOW and LOADING
+    clients."""
+    from mnist_mlp.service.worker import Worker
+
     folder = tmp_path_factory.mktemp("feedback")
     (folder / "a-file").write_text("")
     limits = {"MAX_BATCH": MAX_BATCH, "MAX_PIXELS": 1_000_000}
@@ -174,12 +179,15 @@ def apps(tmp_path_factory):
         {**limits, "FEEDBACK_DB": str(folder / "db"), "FEEDBACK_BURST": 1, "FEEDBACK_RATE": 0.001}
     )
     drained.extensions["feedback_limiter"].wait(DRAINED["REMOTE_ADDR"])  # its one token is spent
+    loading = create_app(limits)
+    Worker(loading, shared=None).loading = True  # as while it loads new weights
     return {
         None: create_app({**limits, "FEEDBACK_DB": str(folder / "feedback.sqlite3")}),
         OFF["REMOTE_ADDR"]: create_app(limits),
         DOWN["REMOTE_ADDR"]: create_app({**limits, "FEEDBACK_DB": str(folder / "a-file" / "db")}),
         DRAINED["REMOTE_ADDR"]: drained,
         SLOW["REMOTE_ADDR"]: create_app({**limits, "REQUEST_BUDGET": 0.001}),
+        LOADING["REMOTE_ADDR"]: loading,
     }
 
 

@@ -6,6 +6,8 @@ import json
 import os
 import signal
 import socket
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 import zipfile
@@ -221,3 +223,28 @@ def test_help_and_version_do_not_start_a_server():
         proc = live_server.start({"PORT": "1"}, args=[flag])
         stdout, stderr = proc.communicate(timeout=30)
         assert proc.returncode == 0 and expected in stdout, (flag, stdout, stderr)
+
+
+def test_a_server_run_by_hand_stores_no_corrections_unless_asked(tmp_path):
+    """Users' drawings are kept only when the operator names a database, and start-up says which."""
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data"), "HOME": str(tmp_path)}
+    env.pop("FEEDBACK_DB", None)
+    port = live_server.free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mnist_mlp.service"],
+        env={**env, "PORT": str(port)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        live_server.wait_ready(proc, base)
+        status, body = call(base + "/model")
+        assert status == 200 and json.loads(body)["feedback"] is False
+        assert call(base + "/feedback", b"{}", {"Content-Type": "application/json"})[0] == 404
+    finally:
+        _, stderr = live_server.stop(proc)
+    assert "feedback: off (set FEEDBACK_DB" in stderr, stderr
+    assert not list(tmp_path.rglob("*.sqlite3"))
