@@ -35,11 +35,10 @@ EXPERIMENTS = (
     Experiment(
         "sigmoid-x5",
         "Five sigmoid layers against five ReLU layers (SGD)",
-        "Choose the sigmoid run and watch its gradient norms: the first layer's starts over a hundred "
-        "times below the last layer's, as each sigmoid multiplies the gradient by its slope, at most 1/4, "
-        "on the way back. SGD moves each weight in proportion to its gradient, so the first layers "
-        "hardly learn and the accuracy crawls, while the ReLU run, the same but for the activation, "
-        "learns at once. (Adam rescales every weight's step, which hides much of it: try it.)",
+        "Choose the sigmoid run: its first layer's gradient norm starts a hundred times below the last "
+        "layer's, as each sigmoid multiplies the gradient by its slope (at most 1/4) on the way back. "
+        "SGD steps in proportion to the gradient, so the first layers hardly learn and the accuracy "
+        "crawls; the ReLU twin learns at once. (Adam rescales each weight's step and hides much of it.)",
         (
             {"hidden": [64, 64, 64, 64, 64], "activation": "sigmoid", "optimizer": "sgd", "lr": 0.1},
             {"hidden": [64, 64, 64, 64, 64], "activation": "relu", "optimizer": "sgd", "lr": 0.1},

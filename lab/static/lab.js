@@ -104,6 +104,8 @@ async function startRuns(list) {
       if (run) run.shown = true;
     }
     choose(started[0]);
+    // one column (a phone): the views are far below the buttons, so go to them
+    if (!window.matchMedia("(min-width: 900px)").matches) $("status").scrollIntoView({ block: "start" });
   }
 }
 
@@ -408,7 +410,7 @@ async function predict() {
   const answer = $("answer");
   if (pad.isEmpty() || !chosen) {
     answer.dataset.state = "empty";
-    $("answer-digit").textContent = "–";
+    $("answer-digit").textContent = "";
     $("answer-words").textContent = chosen ? "Draw a digit." : "Start a run, then draw a digit.";
     $("seen").hidden = true;
     for (const bar of bars) {
