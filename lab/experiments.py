@@ -20,9 +20,9 @@ EXPERIMENTS = (
     Experiment(
         "zero-init",
         "Start from zero weights",
-        "The accuracy stays at chance, about 11 %, and the gradient norms of the first two layers at "
-        "exactly 0: every hidden unit computes the same 0, so each gets the same zero gradient and none "
-        "can become different. Only the last layer's biases learn: how often each digit occurs.",
+        "The accuracy stays at chance, about 11 %, and every layer's gradient norm at exactly 0: every "
+        "hidden unit computes the same 0, so each gets the same zero gradient and none can become "
+        "different. Only the last layer's biases learn: how often each digit occurs.",
         ({"init": "zeros"},),
     ),
     Experiment(
