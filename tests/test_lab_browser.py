@@ -120,6 +120,15 @@ def test_a_run_draws_its_loss_answers_a_drawing_mid_training_stops_and_saves(bro
     assert meta["trained_by"] == "mnist-lab" and meta["lab_run"]["state"] == "stopped"
     assert meta["lab_settings"]["epochs"] == 100 and meta["lab_settings"]["batch_size"] == 32
 
+    page.locator("#he-vs-zeros button").click()  # two runs side by side, overlaid
+    page.wait_for_function(
+        "() => document.querySelectorAll('#runs .badge[data-state=finished]').length === 2"
+    )
+    page.wait_for_function("() => document.querySelectorAll('#legend-loss li').length === 2")
+    legend = page.locator("#legend-accuracy").inner_text()
+    he, zeros = (float(x) for x in re.findall(r"validation ([\d.]+) %", legend))
+    assert he > 85 and zeros < 20, legend
+
     shot = artifacts / "desktop.png"
     page.evaluate("() => { window.scrollTo(0, 0); document.querySelector('.side').scrollTo(0, 0); }")
     page.screenshot(path=shot)

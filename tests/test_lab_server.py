@@ -51,6 +51,26 @@ def test_start_up_faults_stop_it_in_one_line(args, env, line):
     assert done.stderr.startswith(line) and len(done.stderr.strip().splitlines()) == 1, done.stderr
 
 
+def test_an_experiment_runs_without_the_page_and_says_what_went_wrong(small_mnist):
+    done = subprocess.run(
+        [sys.executable, "-m", "mnist_mlp.lab.experiment", "lr-10", "--data-dir", str(small_mnist)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "lr-10: Learning rate 10" and lines[1].endswith(": diverged")
+    assert lines[2].startswith("  the NaN guard stopped training: loss became")
+    missing = subprocess.run(
+        [sys.executable, "-m", "mnist_mlp.lab.experiment", "lr-10", "--data-dir", "/nonexistent"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert missing.returncode == 2 and missing.stderr.startswith("error: /nonexistent: no such folder")
+
+
 def test_a_taken_port_fails_before_the_data_is_loaded(tmp_path):
     import socket
 

@@ -166,7 +166,6 @@ async function refreshList() {
   for (const id of [...runs.keys()]) if (!seen.has(id)) runs.delete(id); // forgotten by the lab
   if (chosen && !runs.has(chosen)) chosen = null;
   if (!chosen && runs.size) chosen = [...runs.keys()].pop();
-  if (chosen && ![...runs.values()].some((run) => run.shown)) runs.get(chosen).shown = true;
   renderList();
   renderAll();
 }
@@ -462,6 +461,9 @@ window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () 
 wideScreen();
 followFragment();
 refreshList().then(() => {
+  if (chosen) runs.get(chosen).shown = true; // a page opened on earlier runs draws the newest
+  renderList();
+  renderAll();
   document.documentElement.dataset.ready = "true"; // for the browser tests: the first list is shown
 });
 setInterval(pollRunning, POLL_MS);
