@@ -8,6 +8,9 @@ start-up with one line on stderr and exit status 2. Runs train on threads of thi
 process, and nothing is written to disk: a run's weights exist as a file only when the page
 downloads them.
 
+There is no authentication: anyone who reaches the address can start and stop runs, so the
+default is loopback, and HOST=0.0.0.0 is for a machine and network you trust.
+
 BLAS: each run's matrix products use one thread (OPENBLAS_NUM_THREADS=1 and its kin, unless
 set already), as two runs may train at once on a two-core machine. A second BLAS thread per
 run would oversubscribe the cores, and gains little on products this small.

@@ -44,7 +44,10 @@ def start():
     body = request.get_data()  # kept for get_json
     if body.strip() and request.mimetype != "application/json":
         raise ApiError(415, "unsupported_media_type", "send the settings as a JSON object (application/json)")
-    given = request.get_json(silent=True) if body.strip() else {}
+    try:
+        given = request.get_json(silent=True) if body.strip() else {}
+    except RecursionError:  # arrays nested thousands deep: Python's decoder recurses once per level
+        given = None
     if given is None:
         raise ApiError(400, "malformed_json", "the body is not valid JSON")
     settings = parse_settings(given, len(runs().data.x_pool))

@@ -32,7 +32,8 @@ class History:
 
     def __init__(self, data, x_train, y_train, clock=time.perf_counter, cpu_clock=time.thread_time):
         self.data = data
-        self.x_train, self.y_train = x_train[:TRAIN_PROBE], y_train[:TRAIN_PROBE]
+        # copies: views would keep the whole training set alive as long as the run is kept
+        self.x_train, self.y_train = x_train[:TRAIN_PROBE].copy(), y_train[:TRAIN_PROBE].copy()
         self.clock, self.cpu_clock = clock, cpu_clock
         self.stop = threading.Event()  # set: on_step answers True and fit stops between two steps
         self.lock = threading.Lock()

@@ -223,6 +223,8 @@ def test_the_images_seen_are_bounded_too():
     ("data", "content_type", "status", "code"),
     [
         (b"{not json", "application/json", 400, "malformed_json"),
+        (b"[" * 100_000, "application/json", 400, "malformed_json"),
+        (b"\xff\xfe", "application/json", 400, "malformed_json"),
         (b"[1, 2]", "application/json", 400, "bad_setting"),
         (b"lr=0.1", "application/x-www-form-urlencoded", 415, "unsupported_media_type"),
     ],
