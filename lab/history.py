@@ -4,13 +4,14 @@ Every point holds the step, the epoch, the mean batch loss since the previous po
 weight layer's gradient norm and each hidden layer's share of dead units; some also hold
 the loss and accuracy of the current weights on training and validation images
 ("measured" points). Views cost time the training does not get, so they are paced by what
-they cost: after a point that took t seconds of this thread's CPU, the next waits
-t / POINT_SHARE, and after a measurement, the next waits its CPU time / MEASURE_SHARE. CPU
-time, not wall time: on a busy machine a point may wait long for a core without costing
-more. Step 1 and the last step are always recorded and measured.
+they cost: after a point that took t seconds of the training thread's CPU, the next waits
+until the thread has spent t / POINT_SHARE more, and after a measurement, its CPU time /
+MEASURE_SHARE. CPU time, not wall time: on a busy machine the thread gets part of a core,
+and wall-clock pacing would give the views a larger share of what it gets. Step 1 and the
+last step are always recorded and measured.
 
 The points stay bounded: at MAX_POINTS every other one is dropped (the last is kept) and
-the pace halves.
+the pace halves: from then on, two points are twice as far apart, in CPU time and in steps.
 """
 
 import math
@@ -20,8 +21,8 @@ import time
 from ..model.training import evaluate
 from .views import dead_unit_shares, gradient_norms
 
-POINT_SHARE = 0.02  # of the training time, for the points
-MEASURE_SHARE = 0.04  # for the measurements, twice as much: the accuracy curves need them
+POINT_SHARE = 0.01  # of the training thread's CPU time, for the points
+MEASURE_SHARE = 0.025  # for the measurements, more: the accuracy curves need them
 MAX_GAP = 250  # steps between two points at most, however fast the steps
 MAX_POINTS = 1000
 TRAIN_PROBE = 500  # training images measured: the accuracy the network reaches on what it learns from
@@ -40,7 +41,7 @@ class History:
         self.points = []
         self.started = clock()
         self.pace = 1.0  # doubles at every decimation
-        self.next_point = self.next_measure = self.started
+        self.next_point = self.next_measure = 0.0  # on the training thread's CPU clock
         self.step = self.epoch = 0
         self.loss_sum, self.loss_steps = 0.0, 0
 
@@ -48,9 +49,9 @@ class History:
         self.step, self.epoch = step, epoch
         self.loss_sum += loss
         self.loss_steps += 1
-        now = self.clock()
+        now = self.cpu_clock()
         last = self.points[-1]["step"] if self.points else 0
-        if step == 1 or step - last >= MAX_GAP or now >= self.next_point:
+        if step == 1 or step - last >= MAX_GAP or (now >= self.next_point and step - last >= self.pace):
             self._record(model, measure=step == 1 or now >= self.next_measure)
         return self.stop.is_set()
 
@@ -83,10 +84,11 @@ class History:
         }
         self.loss_sum, self.loss_steps = 0.0, 0
         viewed = self.cpu_clock()
-        self.next_point = self.clock() + self.pace * (viewed - started) / POINT_SHARE
+        self.next_point = viewed + self.pace * (viewed - started) / POINT_SHARE
         if measure:
             point.update(self._measure(model))
-            self.next_measure = self.clock() + self.pace * (self.cpu_clock() - viewed) / MEASURE_SHARE
+            measured = self.cpu_clock()
+            self.next_measure = measured + self.pace * (measured - viewed) / MEASURE_SHARE
         with self.lock:
             self.points.append(point)
             if len(self.points) > MAX_POINTS:

@@ -10,7 +10,7 @@ import { Pad } from "./pad.js";
 
 const POLL_MS = 400; // history of the running runs
 const LIST_MS = 1500; // the list of runs
-const PICTURE_MS = 1000; // the first layer's weights, and the drawing's answer, while training
+const PICTURE_MS = 2000; // the first layer's weights, and the drawing's answer, while training
 const TIMEOUT_MS = 10000;
 const COLORS = 8; // --run-0 .. --run-7
 const LAYER_COLORS = 6; // --layer-0 .. --layer-5
