@@ -19,7 +19,7 @@ from .feedback_store import Store
 
 CONNECT_TIMEOUT_S = 2  # libpq's smallest: a database that does not answer costs a 503 soon
 # Seconds a whole statement may run: the server's only; a tool's long export may take its time.
-STATEMENT_TIMEOUT_S = {"create": 1.5, "write": 0, "read": 0}  # 0: no limit
+STATEMENT_TIMEOUT_S = {"create": 1.5, "serve": 1.5, "write": 0, "read": 0}  # 0: no limit
 # Any constant: every worker takes the same advisory lock while it makes the schema.
 SCHEMA_LOCK = 0x6D6E_6973_7466  # "mnistf"
 

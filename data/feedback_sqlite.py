@@ -46,7 +46,7 @@ class SqliteStore(Store):
             if self._current_identity() != before:
                 raise StoreUnavailable(f"{self.describe}: the file was replaced while it was being opened")
             self._identity = self._identity or before
-            if self.access == "create":
+            if self.access in ("create", "serve"):
                 _wal_mode(db, self.wait)
         except BaseException:
             db.close()

@@ -14,8 +14,11 @@ never its address) and its review status. Every field is checked before the data
 it (InvalidCorrection), and every row read back is checked too (BadRow).
 
 Access decides what a store may do to the database:
-- "create" (the server): makes the file and schema on first use, or brings an older schema up
-  to date; short waits, so that a locked database costs a request a 503 within about 2 s;
+- "create" (a server): makes the file and schema on first use, or brings an older schema up to
+  date; short waits, so that a locked database costs a request a 503 within about 2 s;
+- "serve" (each worker of `mnist-serve`, whose start-up made the file): as "create", but a SQLite
+  file that is gone is never made again, so a worker respawned after it was deleted cannot start
+  a second file whose ids clash with the first;
 - "write" (the review tools): an existing database only, its schema brought up to date;
 - "read" (export, stats, training): changes nothing, makes nothing; a read-only file reads.
 
@@ -38,7 +41,7 @@ from ..model.contract import CLASSES, SIDE
 SCHEMA_VERSION = 2
 SOURCES = ("page", "api")
 STATUSES = ("pending", "approved", "rejected")
-ACCESS = ("create", "write", "read")
+ACCESS = ("create", "serve", "write", "read")
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 # What one row may hold: 784 pixel bytes, the original up to 256 KiB, short ASCII ids.
@@ -55,7 +58,7 @@ DEFAULT_MAX_BYTES = 1024**3
 # THREAD_WAIT_S for another one using the same connection, then DATABASE_WAIT_S for a lock in
 # the database. A person running a tool can wait longer for a lock (a backup, a VACUUM).
 THREAD_WAIT_S = 0.5
-DATABASE_WAIT_S = {"create": 1.0, "write": 10.0, "read": 10.0}
+DATABASE_WAIT_S = {"create": 1.0, "serve": 1.0, "write": 10.0, "read": 10.0}
 
 COLUMNS = (
     "created_at",
@@ -379,7 +382,7 @@ class Store:
     def _connect(self):
         db = self._open()
         try:
-            self.version = self._read_version(db) if self.access != "create" else None
+            self.version = self._read_version(db) if self.access in ("write", "read") else None
             if self.access != "read":  # the server makes the schema; a review tool only updates it
                 with self._transaction(db, schema=True):
                     self.version = self._make_schema(db)

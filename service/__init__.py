@@ -12,8 +12,8 @@ from .config import StartupError
 __all__ = ["StartupError", "create_app"]
 
 
-def create_app(config=None, classifier=None):
+def create_app(config=None, classifier=None, feedback_access="create"):
     """The Flask app (service/app.py); settings from the environment, overridden by `config`."""
     from .app import create_app as build
 
-    return build(config, classifier)
+    return build(config, classifier, feedback_access)

@@ -18,6 +18,7 @@ import argparse
 import json
 import multiprocessing
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -30,6 +31,7 @@ from . import shared
 from .config import DEFAULTS, StartupError, graceful_timeout, load_settings
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+FEEDBACK_SECRET_ENV = "FEEDBACK_SECRET"
 APP_FACTORY = "mnist_mlp.service.worker:serve"
 
 
@@ -61,6 +63,8 @@ def main(argv=None):
     scratch = []  # folders this run made, removed however it ends
     try:
         settings = load_settings()
+        # One key for every worker: a client then has one name, its one rate-limit bucket per worker
+        os.environ.setdefault(FEEDBACK_SECRET_ENV, secrets.token_hex(32))
         _check_app()
         _check_address(settings["HOST"], settings["PORT"])
         print(f"feedback: {_feedback(settings['FEEDBACK_DB'])}", file=sys.stderr)
@@ -164,9 +168,9 @@ def _check_app():
             # prometheus_client turns to multiprocess files when the variable merely exists,
             # even empty: this short-lived check must leave none behind
             os.environ.pop(MULTIPROC_ENV, None)
-            from .app import create_app
+            from .worker import check_start_up
 
-            create_app()
+            check_start_up()
         except StartupError as exc:
             status, message = 2, str(exc).encode()
         except BaseException as exc:

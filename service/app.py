@@ -3,7 +3,9 @@
 Settings come from config.load_settings (defaults <- environment <- `config`), unless `config`
 is already such a Settings object. The classifier is the one given (each worker of
 `mnist-serve` loads its own: service/worker.py), else MODEL_PATH's, loaded here; a file that
-cannot be used raises `StartupError` with one line saying why.
+cannot be used raises `StartupError` with one line saying why. The feedback store may make its
+database ("create"), except in a worker of `mnist-serve` ("serve"), whose start-up has made it
+(data/feedback_store.py).
 """
 
 from pathlib import Path
@@ -16,7 +18,7 @@ from .config import Settings, StartupError, load_settings
 from .worker import load_classifier
 
 
-def create_app(config=None, classifier=None):
+def create_app(config=None, classifier=None, feedback_access="create"):
     settings = config if isinstance(config, Settings) else load_settings(config)
     if classifier is None:
         classifier, _ = load_classifier(settings["MODEL_PATH"])
@@ -33,7 +35,7 @@ def create_app(config=None, classifier=None):
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings["PROXY_HOPS"], x_proto=0, x_host=0, x_prefix=0)
     app.json.sort_keys = False  # answers read in the documented order: digit, confidence, ...
     app.extensions["classifier"] = classifier
-    app.extensions["feedback"] = _feedback_store(settings["FEEDBACK_DB"])
+    app.extensions["feedback"] = _feedback_store(settings, feedback_access)
 
     # Imported here, not at the top: prometheus_client fixes its storage (in-process or
     # multiprocess files) when first imported, and `mnist-serve` must set
@@ -51,12 +53,14 @@ def create_app(config=None, classifier=None):
     return app
 
 
-def _feedback_store(target):
+def _feedback_store(settings, access):
     """The store for FEEDBACK_DB, or None when feedback is off. Nothing connects yet."""
-    if not target:
+    if not settings["FEEDBACK_DB"]:
         return None
     try:
-        return open_store(target)
+        return open_store(
+            settings["FEEDBACK_DB"], access, settings["FEEDBACK_MAX_ROWS"], settings["FEEDBACK_MAX_BYTES"]
+        )
     except ImportError:
         raise StartupError(
             "FEEDBACK_DB is a PostgreSQL URL, which needs psycopg: pip install 'mnist-mlp-service[feedback]'"

@@ -3,7 +3,9 @@
 The page is plain HTML, CSS and JavaScript served by the app itself: no CDN, no build
 step, so it works offline. It is sent with a strict Content-Security-Policy: scripts and
 styles only from this origin, no inline code; images may also be data: URLs (the 28x28
-preview the service returns) and blob: URLs (a chosen file).
+preview the service returns) and blob: URLs (a chosen file). Every other answer a browser
+may render as a document (any HTML or SVG, Swagger UI's static files included) gets the same
+policy and frame protection (`protect_documents`).
 """
 
 import hashlib
@@ -35,6 +37,10 @@ PAGE_HEADERS = {
     "X-Frame-Options": "DENY",  # for browsers without frame-ancestors
     "Cache-Control": "no-cache",  # the page names versioned assets: always revalidate it
 }
+DOCUMENT_TYPES = frozenset({"text/html", "application/xhtml+xml", "image/svg+xml"})
+DOCUMENT_HEADERS = {
+    k: PAGE_HEADERS[k] for k in ("Content-Security-Policy", "X-Frame-Options", "Referrer-Policy")
+}
 
 
 @bp.get("/")
@@ -48,6 +54,15 @@ def index():
         feedback=current_app.extensions["feedback"] is not None,  # no correction buttons when off
     )
     return current_app.response_class(html, mimetype="text/html", headers=PAGE_HEADERS)
+
+
+@bp.after_app_request
+def protect_documents(response):
+    """The page's policy and frame protection on any HTML or SVG answer that has none of its own."""
+    if response.mimetype in DOCUMENT_TYPES:
+        for name, value in DOCUMENT_HEADERS.items():
+            response.headers.setdefault(name, value)
+    return response
 
 
 def asset_url(name):

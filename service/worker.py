@@ -28,10 +28,12 @@ connection landed there would get no answer.
 import gc
 import logging
 import signal
+import sys
 import threading
 
 import numpy as np
 
+from ..data.feedback_store import StoreUnavailable
 from ..data.preprocess import preprocess
 from ..data.preview import png_bytes
 from ..model import Classifier, WeightsError
@@ -71,6 +73,31 @@ def _warm_up(classifier):
     classifier.answers(preprocess(png_bytes(page))[None, :])
 
 
+def check_start_up():
+    """What a short-lived child of the `mnist-serve` master does before any worker starts: build
+    the app once, so that a setting or weights file that cannot work stops start-up (StartupError),
+    and make the feedback database, which the workers then only open ("serve" access). A SQLite
+    file that cannot be made stops start-up too; a PostgreSQL server that is down does not: one
+    line says so, and /feedback answers 503 until it is back."""
+    from .app import create_app
+
+    app = create_app()
+    store = app.extensions["feedback"]
+    if store is None:
+        return
+    try:
+        store.prepare()
+    except StoreUnavailable as exc:
+        if "://" not in app.config["FEEDBACK_DB"]:
+            raise StartupError(f"FEEDBACK_DB: {exc}") from None
+        print(
+            f"warning: the feedback database is unavailable ({exc}); /feedback answers 503 until it is back",
+            file=sys.stderr,
+        )
+    finally:
+        store.close()
+
+
 def serve():
     """granian's factory, run in each worker: the app behind the HTTP edge, its weights kept up to date."""
     from . import logs
@@ -101,7 +128,8 @@ def start(settings, shared):
     token = (
         shared.token() if shared is not None else None
     )  # before loading: a reload asked for meanwhile is not missed
-    app = create_app(settings, _first_classifier(settings["MODEL_PATH"], shared))
+    classifier = _first_classifier(settings["MODEL_PATH"], shared)
+    app = create_app(settings, classifier, feedback_access="serve" if shared is not None else "create")
     return app, Worker(app, shared, token)
 
 

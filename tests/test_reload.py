@@ -24,7 +24,7 @@ from mnist_mlp.model import DEFAULT_WEIGHTS, load_weights, save_weights
 from tests.live_server import running
 
 CONNECTIONS = 8
-TOKEN = "test-admin-token"
+TOKEN = "test-admin-token-of-32-characters"
 RELOAD_TIMEOUT_S = 30.0
 
 

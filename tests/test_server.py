@@ -144,6 +144,7 @@ def _huge_member(path):
 
 def bad_settings(tmp_path):
     """(name, environment, expected start of the one error line) of every start-up fault."""
+    (tmp_path / "a-file").write_text("")  # a file where the feedback database's folder should be
     fifo = tmp_path / "weights.fifo"
     os.mkfifo(fifo)
     tiny_t = weights_file(tmp_path, "tiny-t.npz", lambda a: _metadata(a, temperature=5e-324))
@@ -176,9 +177,19 @@ def bad_settings(tmp_path):
         ("port range", {"PORT": "70000"}, "error: PORT must be an integer from 1 to 65535, got '70000'"),
         ("log format", {"LOG_FORMAT": "xml"}, "error: LOG_FORMAT must be one of text, json, got 'xml'"),
         (
+            "admin token",
+            {"ADMIN_TOKEN": "admin"},
+            "error: ADMIN_TOKEN must be at least 32 characters (it has 5)",
+        ),
+        (
             "timeout",
             {"BODY_TIMEOUT": "nan"},
             "error: BODY_TIMEOUT must be a number from 0.001 to 3600, got 'nan'",
+        ),
+        (
+            "feedback file",
+            {"FEEDBACK_DB": str(tmp_path / "a-file" / "feedback.sqlite3")},
+            f"error: FEEDBACK_DB: {tmp_path / 'a-file' / 'feedback.sqlite3'}: ",
         ),
     ]
 

@@ -224,6 +224,13 @@ def test_v2_infer_selected_output_and_any_content_type(client):
         ({"inputs": []}, 400),
         ("not an object", 400),
         (dict(v2_request(), outputs=[{"name": "logits"}]), 400),
+        (dict(v2_request(), outputs=[{"name": "digit"}, {"name": "digit"}]), 400),
+        (dict(v2_request(), outputs=[{"name": "probabilities"}] * 1000), 400),
+        (dict(v2_request(), outputs=[{"name": ["digit"]}]), 400),
+        (dict(v2_request(), outputs=[]), 400),
+        (dict(v2_request(), id=7), 400),
+        (dict(v2_request(), id="x" * 257), 400),
+        (dict(v2_request(), id={"nested": ["id"] * 1000}), 400),
     ],
 )
 def test_v2_infer_errors(client, request_body, status):
