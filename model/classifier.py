@@ -24,6 +24,21 @@ FALLBACK_UNCERTAIN_THRESHOLD = 0.5
 LOGIT_BOUND = 1e30  # far below float32's 3.4e38: no layer of the forward pass can overflow
 
 
+def logit_bound(mlp):
+    """An upper bound on |logits| over every input in [0, 1] (u_0 = 1), from the weights alone.
+
+    When every input of layer l lies in [-u_{l-1}, u_{l-1}],
+        |z_l| <= u_{l-1} max_j sum_i |W_l[i, j]| + max |b_l|.
+    A ReLU output lies in [0, |z_l|], so u_l is that bound; a sigmoid output lies in (0, 1)
+    whatever z_l is, so u_l = 1.
+    """
+    u = 1.0
+    for w, b in zip(mlp.weights, mlp.biases):
+        z = u * float(np.abs(w, dtype=np.float64).sum(axis=0).max()) + float(np.abs(b).max())
+        u = z if mlp.activation == "relu" else 1.0
+    return z
+
+
 class Classifier:
     """An MLP loaded once from `.npz`, with its metadata, file digest and model id."""
 
@@ -59,13 +74,10 @@ class Classifier:
 
         Finite weights can still overflow float32 on the way (values near its limit), and a
         temperature can still be degenerate: such weights would answer NaN, which is not
-        even JSON. With inputs in [0, 1] and ReLU outputs >= 0, |z_l| <= u_{l-1} max_j
-        sum_i |W_l[i, j]| + max |b_l| bounds every layer (u_0 = 1), so one pass over the
-        weights proves the logits finite for ALL inputs; a few probes then check the answers.
+        even JSON. `logit_bound` proves the logits finite for ALL inputs in one pass over
+        the weights; a few probes then check the answers.
         """
-        bound = 1.0
-        for w, b in zip(self.mlp.weights, self.mlp.biases):
-            bound = bound * float(np.abs(w, dtype=np.float64).sum(axis=0).max()) + float(np.abs(b).max())
+        bound = logit_bound(self.mlp)
         probe = np.vstack([np.zeros(INPUTS), np.ones(INPUTS), np.random.default_rng(0).random((2, INPUTS))])
         with np.errstate(all="ignore"):
             probs = self.predict_proba(probe)

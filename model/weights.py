@@ -17,14 +17,13 @@ from pathlib import Path
 import numpy as np
 
 from .atomic_file import write_atomically
-from .mlp import MLP
+from .mlp import ACTIVATIONS, MLP
 
 FORMAT = "mnist-mlp-npz/1"
 MAX_ARRAY_ELEMENTS = 16 * 2**20  # per weight matrix: 64 MiB of float32, far above 784 x 128
 MAX_TOTAL_ELEMENTS = 2 * MAX_ARRAY_ELEMENTS  # over all the arrays of one file
 MAX_WEIGHTS_BYTES = 64 * 2**20  # of the file itself; the shipped one is about 0.4 MiB
 MAX_METADATA_CHARS = 2**20
-ACTIVATION = "relu"
 OUTPUT = "softmax"
 
 
@@ -39,7 +38,7 @@ def save_weights(path, model, metadata=None):
     meta = {
         "format": FORMAT,
         "layer_sizes": list(model.layer_sizes),
-        "activation": ACTIVATION,
+        "activation": model.activation,
         "output": OUTPUT,
         **(metadata or {}),
     }
@@ -143,7 +142,7 @@ def parse_weights(data, name):
         if not np.isfinite(array).all():
             raise fail(f"array {key} contains NaN or infinite values")
 
-    model = MLP(sizes)
+    model = MLP(sizes, activation=meta.get("activation", "relu"))
     for layer in range(model.n_layers):
         model.weights[layer][...] = arrays[f"W{layer}"]
         model.biases[layer][...] = arrays[f"b{layer}"]
@@ -194,6 +193,7 @@ def _metadata(arrays, fail):
         and all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in sizes)
     ):
         raise fail(f"metadata 'layer_sizes' must be a list of two or more positive integers, got {sizes!r}")
-    if meta.get("activation", ACTIVATION) != ACTIVATION:
-        raise fail(f"activation {meta['activation']!r} is not supported (only {ACTIVATION!r})")
+    if meta.get("activation", "relu") not in ACTIVATIONS:
+        supported = " or ".join(map(repr, ACTIVATIONS))
+        raise fail(f"activation {meta['activation']!r} is not supported (only {supported})")
     return meta

@@ -3,7 +3,7 @@
     mnist-export --weights model/weights/mnist_mlp.npz --onnx runs/mnist_mlp.onnx
 
 The graph is built with the `onnx` package's helpers alone (pip install
-'mnist-mlp-service[export]'): Gemm and Relu per layer, then the calibrated softmax.
+'mnist-mlp-service[export]'): Gemm and Relu (or Sigmoid) per layer, then the calibrated softmax.
 Input `input`: float32 [N, 784] in [0, 1], MNIST pixels / 255, white digit on black,
 row-major (what `preprocess` returns). Outputs `logits` [N, 10] and `probabilities`
 [N, 10], softmax(logits / T) with the weights' temperature T. The metadata properties
@@ -23,9 +23,10 @@ from .cli import fail, parser, require, writable_file
 
 PROG = "mnist-export"
 # Opset 17 and IR version 8 (the IR of that opset) load in every ONNX Runtime since 1.13 and in
-# Triton's onnxruntime backend; nothing newer is needed for Gemm, Relu, Div and Softmax.
+# Triton's onnxruntime backend; nothing newer is needed for Gemm, Relu, Sigmoid, Div and Softmax.
 OPSET = 17
 IR_VERSION = 8
+ONNX_ACTIVATIONS = {"relu": "Relu", "sigmoid": "Sigmoid"}  # the MLP's hidden activation -> ONNX op
 
 
 def parse_args(argv=None):
@@ -73,7 +74,7 @@ def onnx_model(classifier):
         nodes.append(helper.make_node("Gemm", [previous, f"W{layer}", f"b{layer}"], [linear]))
         if not last:
             previous = f"hidden{layer}"
-            nodes.append(helper.make_node("Relu", [linear], [previous]))
+            nodes.append(helper.make_node(ONNX_ACTIVATIONS[mlp.activation], [linear], [previous]))
     initializers.append(numpy_helper.from_array(np.array(classifier.temperature, np.float32), "temperature"))
     nodes += [
         helper.make_node("Div", ["logits", "temperature"], ["scaled_logits"]),

@@ -126,7 +126,8 @@ def parse_args(argv=None):
         "--init",
         choices=INITS,
         default="he",
-        help="initial weights: he (random, scaled for ReLU) or zeros (to see symmetry stall training)",
+        help="initial weights: he (random, scaled for ReLU); zeros, too_small or too_large only to see "
+        "what goes wrong without it",
     )
     parser.add_argument(
         "--train-digits",

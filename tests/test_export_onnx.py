@@ -9,7 +9,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from mnist_mlp.model import DEFAULT_WEIGHTS, Classifier
+from mnist_mlp.model import DEFAULT_WEIGHTS, MLP, Classifier, save_weights
 from mnist_mlp.model.contract import as_inputs
 from tests.conftest import skip_or_fail
 from tests.tools import assert_usage_error, console_script, run_module
@@ -73,6 +73,22 @@ def test_weights_that_cannot_be_read_fail_in_one_line(tmp_path):
     assert run.returncode == 1
     assert run.stderr.startswith("error:") and len(run.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "x.onnx").exists()
+
+
+def test_a_sigmoid_network_exports_with_sigmoid_nodes(tmp_path):
+    if onnx is None or onnxruntime is None:
+        skip_or_fail("onnx and onnxruntime are needed: pip install -e '.[dev]'")
+    weights, path = tmp_path / "sigmoid.npz", tmp_path / "sigmoid.onnx"
+    save_weights(weights, MLP((784, 32, 16, 10), seed=4, activation="sigmoid"))
+    run = run_module("export", "--weights", weights, "--onnx", path)
+    assert run.returncode == 0, run.stderr
+    model = onnx.load(path)
+    assert [n.op_type for n in model.graph.node].count("Sigmoid") == 2
+    assert "Relu" not in [n.op_type for n in model.graph.node]
+    inputs = np.random.default_rng(0).random((8, 784), dtype=np.float32)
+    session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+    (logits,) = session.run(["logits"], {"input": inputs})
+    np.testing.assert_allclose(logits, Classifier(weights).mlp.forward(inputs), rtol=1e-5, atol=1e-5)
 
 
 def test_a_disk_full_mid_write_leaves_the_old_model_whole(exported, tmp_path):

@@ -222,7 +222,10 @@ BAD_OPTIONS = [
         ["--schedule", "step"],
         "argument --schedule: invalid choice: 'step' (choose from 'cosine', 'constant')",
     ),
-    (["--init", "ones"], "argument --init: invalid choice: 'ones' (choose from 'he', 'zeros')"),
+    (
+        ["--init", "ones"],
+        "argument --init: invalid choice: 'ones' (choose from 'he', 'zeros', 'too_small', 'too_large')",
+    ),
     (["--out", "weights.pkl"], "--out must end in .npz, got weights.pkl"),
     (["--out", "{file}/w.npz"], "argument --out: cannot write {file}/w.npz: {file} is not a folder"),
     (["--out", "{folder}"], "argument --out: {folder} is a folder, not a file"),

@@ -144,6 +144,16 @@ def test_saved_file_is_readable_by_others(tmp_path):
     assert path.stat().st_mode & 0o777 == 0o644
 
 
+def test_a_sigmoid_network_round_trips_with_its_activation(tmp_path):
+    model = MLP((784, 16, 16, 10), seed=3, activation="sigmoid")
+    path = tmp_path / "sigmoid.npz"
+    save_weights(path, model)
+    loaded, meta = load_weights(path)
+    assert meta["activation"] == loaded.activation == "sigmoid"
+    x = np.random.default_rng(0).random((5, 784), dtype=np.float32)
+    np.testing.assert_array_equal(loaded.forward(x), model.forward(x))
+
+
 def test_what_is_not_a_regular_file_of_bounded_size_is_refused_before_it_is_read(tmp_path):
     from mnist_mlp.model.weights import MAX_WEIGHTS_BYTES, read_weights
 
