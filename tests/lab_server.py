@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from mnist_mlp.scripts.serving import free_port, stop
+from benchmarks.serving import free_port, stop
 
 
 @contextlib.contextmanager

@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from mnist_mlp.scripts.serving import ServerFailed, free_port, start, stop, wait_ready
+from benchmarks.serving import ServerFailed, free_port, start, stop, wait_ready
 
 __all__ = ["free_port", "running", "start", "stop", "wait_ready"]
 

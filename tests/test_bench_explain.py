@@ -1,13 +1,13 @@
-"""scripts/bench_explain.py runs and times what /predict does, with and without the explanation."""
+"""benchmarks/bench_explain.py runs and times what /predict does, with and without the explanation."""
 
 import json
 
 import numpy as np
 
+from benchmarks import bench_explain
+from benchmarks.bench_service import PAGE_SAMPLE
 from mnist_mlp.data.preprocess import preprocess
 from mnist_mlp.model import DEFAULT_WEIGHTS, Classifier
-from mnist_mlp.scripts import bench_explain
-from mnist_mlp.scripts.bench_service import PAGE_SAMPLE
 
 
 def test_the_explained_job_is_the_answer_with_its_explanation():

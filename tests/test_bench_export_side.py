@@ -1,12 +1,12 @@
-"""scripts/bench_export_side.py: the page's strokes exported at other sides, read and timed."""
+"""benchmarks/bench_export_side.py: the page's strokes exported at other sides, read and timed."""
 
 import re
 
 import numpy as np
 import pytest
 
+from benchmarks import bench_export_side
 from mnist_mlp.data.render import PAGE_EXPORT_SIDE, page_export
-from mnist_mlp.scripts import bench_export_side
 
 
 def test_the_page_side_is_the_default_and_other_sides_draw_the_same_strokes():

@@ -1,4 +1,4 @@
-"""scripts/bench_predict.py runs end to end on a few hundred rendered test PNGs and prints every figure.
+"""benchmarks/bench_predict.py runs end to end on a few hundred rendered test PNGs and prints every figure.
 
 The figures themselves are not judged here (timed assertions are flaky on shared machines);
 the script prints them with PASS/MISS against the targets of issue 16.
@@ -10,7 +10,7 @@ from tests.tools import run_module
 
 
 def test_bench_predict_times_both_job_counts_and_the_http_loop(mnist_dir):
-    run = run_module("bench_predict", "--images", "200", "--data-dir", mnist_dir)
+    run = run_module("bench_predict", "--images", "200", "--data-dir", mnist_dir, package="benchmarks")
     assert run.returncode == 0, run.stderr
     out = run.stdout
     assert "wrote 200 PNGs" in out

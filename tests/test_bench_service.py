@@ -1,4 +1,4 @@
-"""scripts/bench_service.py runs end to end: every route answered, every figure printed.
+"""benchmarks/bench_service.py runs end to end: every route answered, every figure printed.
 
 The figures themselves are not judged here (timed assertions are flaky on shared
 machines); the script prints them with PASS/MISS against the targets of issue 4.
@@ -12,7 +12,9 @@ ROUTES = ("/predict mnist28", "/predict page", "/healthz")
 
 
 def test_bench_service_drives_every_route_and_prints_every_figure(mnist_dir):
-    run = run_module("bench_service", "--seconds", "0.3", "--turns", "1", "--data-dir", mnist_dir)
+    run = run_module(
+        "bench_service", "--seconds", "0.3", "--turns", "1", "--data-dir", mnist_dir, package="benchmarks"
+    )
     assert run.returncode == 0, run.stderr
     out = run.stdout
     rows = re.findall(r"^ +(\d+) (/\S+(?: \w+)?) +(\d+) +([\d.]+) +([\d.]+) +([\d.]+) +(\d+)$", out, re.M)

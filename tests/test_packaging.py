@@ -14,7 +14,7 @@ import zipfile
 
 import pytest
 
-from mnist_mlp.scripts.serving import ServerFailed, free_port, stop, wait_ready
+from benchmarks.serving import ServerFailed, free_port, stop, wait_ready
 from tests.conftest import REPO, skip_or_fail
 from tests.service_fixtures import drawn_digit, encode
 
@@ -132,7 +132,8 @@ def test_python_m_forms_and_the_benchmark_sample_work_installed(venv, cluttered)
     sample = run(
         str(venv / "python"),
         "-c",
-        "from mnist_mlp.scripts.bench_service import PAGE_SAMPLE; print(len(PAGE_SAMPLE.read_bytes()))",
+        "from importlib.resources import files; "
+        "print(len(files('mnist_mlp.scripts').joinpath('samples', 'page-digit.png').read_bytes()))",
         cwd=cluttered,
     )
     assert sample.returncode == 0 and int(sample.stdout) > 100, sample.stderr

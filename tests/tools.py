@@ -1,5 +1,5 @@
 """Run one of the project's tools the way a user does: `python -m mnist_mlp.scripts.NAME ARGS`,
-or the installed console script (`mnist-predict ARGS`)."""
+`python -m benchmarks.NAME ARGS` from the checkout, or the installed console script (`mnist-predict ARGS`)."""
 
 import subprocess
 import sys
@@ -9,10 +9,10 @@ from pathlib import Path
 from tests.conftest import REPO
 
 
-def run_module(name, *args, stdin=None, text=True, timeout=300):
-    """The finished process of `python -m mnist_mlp.scripts.<name> args` run from the repository."""
+def run_module(name, *args, stdin=None, text=True, timeout=300, package="mnist_mlp.scripts"):
+    """The finished process of `python -m <package>.<name> args` run from the repository."""
     return subprocess.run(
-        [sys.executable, "-m", f"mnist_mlp.scripts.{name}", *map(str, args)],
+        [sys.executable, "-m", f"{package}.{name}", *map(str, args)],
         cwd=REPO,
         input=stdin,
         capture_output=True,

@@ -1,6 +1,6 @@
 """Benchmark mnist-predict: images per second with --jobs 1 and 2, against an HTTP loop.
 
-    python -m mnist_mlp.scripts.bench_predict --data-dir ../shared/mnist [--images 10000]
+    python -m benchmarks.bench_predict --data-dir ../shared/mnist [--images 10000]
 
 Writes the first --images MNIST test digits as PNG files the way users send them (black
 ink on white paper, scaled up 4x, placed at random on a 160x160 canvas), then times the
@@ -21,11 +21,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ..data import DataUnavailable, IDXError, load_mnist
-from ..model import DEFAULT_WEIGHTS
-from ..model.contract import SIDE
+from mnist_mlp.data import DataUnavailable, IDXError, load_mnist
+from mnist_mlp.model import DEFAULT_WEIGHTS
+from mnist_mlp.model.contract import SIDE
+from mnist_mlp.scripts.cli import add_data_options, fail, parser
+
 from .bench_service import start_server, verdict
-from .cli import add_data_options, fail, parser
 from .serving import free_port, stop
 
 TARGETS = {"jobs": 1.7, "http": 5.0}

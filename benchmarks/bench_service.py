@@ -1,6 +1,6 @@
 """Benchmark the service: granian over HTTP, then preprocessing and forward in-process.
 
-    python -m mnist_mlp.scripts.bench_service [--seconds 3] [--workers 2] [--data-dir DIR]
+    python -m benchmarks.bench_service [--seconds 3] [--workers 2] [--data-dir DIR]
 
 Starts `mnist-serve` on 127.0.0.1, times start to ready, drives POST /predict with
 two real PNGs of an MNIST test digit (28x28 black on white, and the PNG the drawing page
@@ -20,15 +20,16 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ..data import DataUnavailable, IDXError, load_mnist
-from ..data.preprocess import preprocess
-from ..model import DEFAULT_WEIGHTS, load_weights
-from ..model.contract import SIDE
-from .cli import add_data_options, fail, parser
+from mnist_mlp.data import DataUnavailable, IDXError, load_mnist
+from mnist_mlp.data.preprocess import preprocess
+from mnist_mlp.model import DEFAULT_WEIGHTS, load_weights
+from mnist_mlp.model.contract import SIDE
+from mnist_mlp.scripts.cli import add_data_options, fail, parser
+
 from .serving import ServerFailed, free_port, start, stop, wait_ready
 
 # Captured from the page by tests/test_page_browser.py, which checks it is still what the page sends.
-PAGE_SAMPLE = resources.files(__package__).joinpath("samples", "page-digit.png")
+PAGE_SAMPLE = resources.files("mnist_mlp.scripts").joinpath("samples", "page-digit.png")
 
 LEVELS = (1, 4, 16)
 TARGETS = {"ratio": 0.6, "p99_ms_c16": 50.0, "rss_mb": 80.0, "ready_s": 1.5, "pre_fwd_ms": 2.0}

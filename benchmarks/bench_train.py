@@ -1,6 +1,6 @@
 """Training speed, side by side: our NumPy loop, PyTorch CPU and scikit-learn's MLPClassifier.
 
-    python -m mnist_mlp.scripts.bench_train --data-dir ../shared/mnist --epochs 10
+    python -m benchmarks.bench_train --data-dir ../shared/mnist --epochs 10
 
 Each contender trains the same 784-128-64-10 ReLU network with Adam, batch 128, float32,
 on the 60,000 training images, in its own subprocess (so peak memory is its own and
@@ -22,7 +22,7 @@ import time
 
 import numpy as np
 
-from .cli import parser as make_parser
+from mnist_mlp.scripts.cli import parser as make_parser
 
 HIDDEN = (128, 64)
 TARGET_RATIO_TO_TORCH = 0.8
@@ -48,8 +48,8 @@ def peak_rss_mb():
 
 
 def run_numpy(x, y, x_test, y_test, args, augment=None):
-    from ..model import MLP
-    from ..model.training import TrainConfig, evaluate, fit
+    from mnist_mlp.model import MLP
+    from mnist_mlp.model.training import TrainConfig, evaluate, fit
 
     model = MLP(seed=0)
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, schedule="constant")
@@ -58,7 +58,7 @@ def run_numpy(x, y, x_test, y_test, args, augment=None):
 
 
 def run_numpy_augmented(x, y, x_test, y_test, args):
-    from ..data.augment import Augmenter
+    from mnist_mlp.data.augment import Augmenter
 
     return run_numpy(x, y, x_test, y_test, args, augment=Augmenter())
 
@@ -128,7 +128,7 @@ CONTENDERS = {
 
 
 def worker(args):
-    from ..data import load_mnist
+    from mnist_mlp.data import load_mnist
 
     x, y, x_test, y_test = load_mnist(args.data_dir)
     baseline_mb = peak_rss_mb()

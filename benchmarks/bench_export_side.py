@@ -1,6 +1,6 @@
 """Why the drawing page sends a 56 px PNG: accuracy and decode time by export size.
 
-    python -m mnist_mlp.scripts.bench_export_side [--per-height 200] [--sides 28,42,56,112]
+    python -m benchmarks.bench_export_side [--per-height 200] [--sides 28,42,56,112]
 
 Draws digits as a mouse draws them on the page (the pen templates of data/digit_styles.py,
 each with its own hand) at the three heights the evaluation uses, and exports the same
@@ -13,12 +13,12 @@ import time
 
 import numpy as np
 
-from ..data.digit_styles import PAGE_HEIGHTS, page_strokes
-from ..data.preprocess import preprocess
-from ..data.preview import png_bytes
-from ..data.render import page_export
-from ..model import DEFAULT_WEIGHTS, Classifier
-from .cli import fail, parser
+from mnist_mlp.data.digit_styles import PAGE_HEIGHTS, page_strokes
+from mnist_mlp.data.preprocess import preprocess
+from mnist_mlp.data.preview import png_bytes
+from mnist_mlp.data.render import page_export
+from mnist_mlp.model import DEFAULT_WEIGHTS, Classifier
+from mnist_mlp.scripts.cli import fail, parser
 
 
 def parse_args(argv=None):

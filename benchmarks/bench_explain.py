@@ -1,6 +1,6 @@
 """What ?explain=1 costs: the extra time per image, in process, against the plain answer.
 
-    python -m mnist_mlp.scripts.bench_explain [--rounds 2000] [--data-dir DIR]
+    python -m benchmarks.bench_explain [--rounds 2000] [--data-dir DIR]
 
 Times the work /predict does for one image beyond HTTP and Flask, with and without the
 explanation, in alternating rounds so that the machine's drift falls on both alike:
@@ -16,11 +16,12 @@ import time
 
 import numpy as np
 
-from ..data.heatmap import add_heatmaps
-from ..data.preprocess import preprocess
-from ..model import DEFAULT_WEIGHTS, Classifier
+from mnist_mlp.data.heatmap import add_heatmaps
+from mnist_mlp.data.preprocess import preprocess
+from mnist_mlp.model import DEFAULT_WEIGHTS, Classifier
+from mnist_mlp.scripts.cli import add_data_options, parser
+
 from .bench_service import sample_pngs, verdict
-from .cli import add_data_options, parser
 
 TARGET_EXTRA_MS = 1.0
 BATCH = 16

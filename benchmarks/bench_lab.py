@@ -1,6 +1,6 @@
 """The lab's targets, measured: how fast a run learns, what watching it costs, the experiments' outcomes.
 
-    python -m mnist_mlp.lab.bench --data-dir ../shared/mnist [--repeats 5] [--check]
+    python -m benchmarks.bench_lab --data-dir ../shared/mnist [--repeats 5] [--check]
 
 1. The default settings on 10,000 training images: seconds until the validation accuracy
    first reaches 90 % (target: within 20 s).
@@ -37,7 +37,7 @@ SIGMOID_X5 = {"hidden": [64] * 5, "activation": "sigmoid", "optimizer": "sgd", "
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
-        prog="python -m mnist_mlp.lab.bench", description=__doc__.split("\n\n")[0]
+        prog="python -m benchmarks.bench_lab", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument("--data-dir", help="MNIST IDX folder (default: $MNIST_DATA_DIR, else OpenML)")
     parser.add_argument("--repeats", type=int, default=7, help="runs of each kind for the streaming ratio")
@@ -52,7 +52,7 @@ def main(argv=None):
     args = parse_args(argv)
     for variable in BLAS_THREADS:
         os.environ.setdefault(variable, "1")
-    from .app import create_app  # NumPy loads here, after the BLAS variables
+    from mnist_mlp.lab.app import create_app  # NumPy loads here, after the BLAS variables
 
     print(f"load average before: {_load()} on {os.cpu_count()} cores", flush=True)
     app = create_app({"DATA_DIR": args.data_dir, "MAX_KEPT": 64})
@@ -137,9 +137,9 @@ def time_to_90(app):
 
 
 def streaming_cost(app, repeats):
-    from ..model import MLP
-    from ..model.training import TrainConfig, fit
-    from .settings import RunSettings
+    from mnist_mlp.lab.settings import RunSettings
+    from mnist_mlp.model import MLP
+    from mnist_mlp.model.training import TrainConfig, fit
 
     settings = RunSettings()
     data = app.extensions["lab_runs"].data
