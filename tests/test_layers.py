@@ -1,5 +1,6 @@
 """The layers import only downward: model <- data <- service / scripts / lab, and nothing imports
-service or lab.
+service or lab. The benchmarks (benchmarks/, beside the package and not installed) may import any
+layer; nothing in the package imports them or the tests.
 
 Two checks: every module's import statements (what the code says), and each layer imported
 in a fresh interpreter (what actually gets loaded, transitively).
@@ -24,6 +25,8 @@ ALLOWED = {
     "scripts": {"model", "data", "scripts"},
     "lab": {"model", "data", "lab"},
 }
+# In a checkout beside the package, absent where it is installed.
+NOT_INSTALLED = ("benchmarks", "tests")
 WEB = ("flask", "werkzeug", "granian", "prometheus_client", "jinja2")
 # Modules that must load without the web stack (and, for model, without Pillow).
 FORBIDDEN_AT_RUN_TIME = {
@@ -70,26 +73,29 @@ def project_modules():
             yield layer, info.name, spec.origin
 
 
-def imported_layers(name, path):
-    """The project layers that module `name` imports, absolute or relative."""
+def imported_modules(name, path):
+    """The absolute names of the modules that module `name` imports, relative imports resolved."""
     package = name if path.endswith("__init__.py") else name.rpartition(".")[0]
     found = set()
     for node in ast.walk(ast.parse(open(path).read())):
         if isinstance(node, ast.ImportFrom):
             if node.level:
                 base = package.split(".")[: len(package.split(".")) - node.level + 1]
-                target = ".".join(base + ([node.module] if node.module else []))
+                found.add(".".join(base + ([node.module] if node.module else [])))
             else:
-                target = node.module or ""
-            targets = [target]
+                found.add(node.module or "")
         elif isinstance(node, ast.Import):
-            targets = [alias.name for alias in node.names]
-        else:
-            continue
-        for target in targets:
-            parts = target.split(".")
-            if parts[0] == "mnist_mlp" and len(parts) > 1:
-                found.add(parts[1])
+            found.update(alias.name for alias in node.names)
+    return found
+
+
+def imported_layers(name, path):
+    """The project layers that module `name` imports, absolute or relative."""
+    found = set()
+    for target in imported_modules(name, path):
+        parts = target.split(".")
+        if parts[0] == "mnist_mlp" and len(parts) > 1:
+            found.add(parts[1])
     return found
 
 
@@ -104,6 +110,16 @@ def test_the_package_is_one_namespace_with_a_package_per_layer():
 def test_every_import_points_down(layer, name, path):
     wrong = imported_layers(name, path) - ALLOWED[layer]
     assert not wrong, f"{name} imports mnist_mlp.{sorted(wrong)}, above or beside its layer {layer!r}"
+
+
+def test_nothing_installed_imports_the_benchmarks_or_the_tests():
+    wrong = sorted(
+        f"{name} imports {target}"
+        for _, name, path in project_modules()
+        for target in imported_modules(name, path)
+        if target.split(".")[0] in NOT_INSTALLED
+    )
+    assert not wrong, f"not installed with the package: {wrong}"
 
 
 @pytest.mark.parametrize("module", sorted(FORBIDDEN_AT_RUN_TIME))

@@ -85,6 +85,20 @@ def test_the_wheel_installs_one_top_level_package(wheel):
     assert not any(n.startswith("mnist_mlp/") and "/tests/" in n for n in names)
 
 
+def test_the_wheel_holds_none_of_the_benchmarks(wheel):
+    """benchmarks/ runs from a checkout only: none of its files is in the wheel, under any name."""
+    ours = {
+        path.read_bytes(): path.relative_to(REPO).as_posix()
+        for path in (REPO / "benchmarks").rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts
+    }
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        shipped = sorted(ours[data] for data in map(archive.read, names) if data in ours)
+    assert shipped == [], f"in the wheel: {shipped}"
+    assert not [n for n in names if "bench" in n.rpartition("/")[2]]
+
+
 def test_console_scripts_answer_help_and_version(venv, cluttered):
     version = run(
         str(venv / "python"),
