@@ -1,13 +1,14 @@
 """Benchmark mnist-predict: images per second with --jobs 1 and 2, against an HTTP loop.
 
-    python -m benchmarks.bench_predict --data-dir ../shared/mnist [--images 10000]
+    python -m benchmarks.bench_predict --data-dir ../shared/mnist [--images 10000] [--check]
 
 Writes the first --images MNIST test digits as PNG files the way users send them (black
 ink on white paper, scaled up 4x, placed at random on a 160x160 canvas), then times the
 real `mnist-predict FOLDER` from start to exit with --jobs 1 and --jobs 2, and a loop
 POSTing the same files one by one to a running `mnist-serve` (a new connection each, as
-`curl` in a shell loop would). Prints images/s and the two ratios with PASS/MISS against
-the targets: --jobs 2 >= 1.7x --jobs 1, and >= 5x the HTTP loop.
+`curl` in a shell loop would). Prints images/s and the two ratios, --jobs 2 against --jobs 1
+and against the HTTP loop, with PASS/MISS against their targets (TARGETS). With --check, exits
+1 when a target is missed.
 """
 
 import http.client
@@ -26,10 +27,14 @@ from mnist_mlp.model import DEFAULT_WEIGHTS
 from mnist_mlp.model.contract import SIDE
 from mnist_mlp.scripts.cli import add_data_options, fail, parser
 
-from .bench_service import start_server, verdict
+from .bench_service import start_server
 from .serving import free_port, stop
+from .targets import Target, Verdicts, add_check_option
 
-TARGETS = {"jobs": 1.7, "http": 5.0}
+TARGETS = {
+    "jobs": Target(">=", 1.7, "x"),  # images/s with --jobs 2 over --jobs 1
+    "http": Target(">=", 5, "x"),  # images/s with --jobs 2 over the HTTP loop
+}
 SCALE = 4
 CANVAS = 160
 
@@ -40,6 +45,7 @@ def parse_args(argv=None):
     cli.add_argument("--images", type=int, default=10_000, help="MNIST test digits to write and classify")
     cli.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS, help="weights for both contenders")
     cli.add_argument("--workers", type=int, default=2, help="server workers of the HTTP contender")
+    add_check_option(cli)
     return cli.parse_args(argv)
 
 
@@ -109,11 +115,12 @@ def main(argv=None):
     for name, rate in rates.items():
         accuracy = np.mean(np.array(answers[name]) == y_test)
         print(f"{name:>10}: {rate:8.0f} images/s   accuracy {accuracy:.2%}")
+    verdicts = Verdicts()
     jobs_ratio = rates["jobs 2"] / rates["jobs 1"]
+    verdicts.report("jobs 2 / jobs 1", f"{jobs_ratio:.2f}x", jobs_ratio, TARGETS["jobs"])
     http_ratio = rates["jobs 2"] / rates["HTTP loop"]
-    print(f"jobs 2 / jobs 1: {jobs_ratio:.2f}x  {verdict(jobs_ratio >= TARGETS['jobs'])} (target >= 1.7x)")
-    print(f"jobs 2 / HTTP loop: {http_ratio:.2f}x  {verdict(http_ratio >= TARGETS['http'])} (target >= 5x)")
-    return 0
+    verdicts.report("jobs 2 / HTTP loop", f"{http_ratio:.2f}x", http_ratio, TARGETS["http"])
+    return verdicts.exit_status(args.check)
 
 
 if __name__ == "__main__":

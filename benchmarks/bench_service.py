@@ -1,12 +1,13 @@
 """Benchmark the service: granian over HTTP, then preprocessing and forward in-process.
 
-    python -m benchmarks.bench_service [--seconds 3] [--workers 2] [--data-dir DIR]
+    python -m benchmarks.bench_service [--seconds 3] [--workers 2] [--data-dir DIR] [--check]
 
 Starts `mnist-serve` on 127.0.0.1, times start to ready, drives POST /predict with
 two real PNGs of an MNIST test digit (28x28 black on white, and the PNG the drawing page
 sent in Chromium for that digit drawn with the mouse) and GET /healthz at concurrency 1, 4 and 16,
 then prints req/s, p50/p99 latency, the predict/healthz ratio, RSS per worker and
-in-process timings, each with PASS/MISS against the service's targets.
+in-process timings, each with PASS/MISS against the service's targets (TARGETS).
+With --check, exits 1 when a target is missed.
 """
 
 import http.client
@@ -27,12 +28,20 @@ from mnist_mlp.model.contract import SIDE
 from mnist_mlp.scripts.cli import add_data_options, fail, parser
 
 from .serving import ServerFailed, free_port, start, stop, wait_ready
+from .targets import Target, Verdicts, add_check_option
 
 # Captured from the page by tests/test_page_browser.py, which checks it is still what the page sends.
 PAGE_SAMPLE = resources.files("mnist_mlp.scripts").joinpath("samples", "page-digit.png")
 
 LEVELS = (1, 4, 16)
-TARGETS = {"ratio": 0.6, "p99_ms_c16": 50.0, "rss_mb": 80.0, "ready_s": 1.5, "pre_fwd_ms": 2.0}
+TARGETS = {
+    "ratio": Target(">=", 0.6),  # /predict req/s over /healthz req/s, at each concurrency
+    "p99_ms_c16": Target("<", 50, " ms"),
+    "rss_mb": Target("<", 80, " MB"),  # the largest worker's
+    "ready_s": Target("<", 1.5, " s"),
+    "pre_fwd_ms": Target("<", 2, " ms"),  # in process, median
+    "torch_forward": Target("<", 1, "x"),  # our forward's time over PyTorch eager's, batch 1
+}
 
 
 def sample_pngs(data_dir, data_home=None):
@@ -188,18 +197,15 @@ def torch_forward_ms(mlp, x):
         return median_ms(lambda: net(tensor), 2000)
 
 
-def verdict(ok):
-    return "PASS" if ok else "MISS"
-
-
-def main():
+def main(argv=None):
     cli = parser("bench-service", __doc__)
     cli.add_argument("--seconds", type=float, default=3.0, help="load time per route and level")
     cli.add_argument("--turns", type=int, default=6, help="slices per route and level, taken in turn")
     cli.add_argument("--workers", type=int, default=2, help="server workers")
     cli.add_argument("--model-path", default=str(DEFAULT_WEIGHTS), help="weights file to serve")
     add_data_options(cli)
-    args = cli.parse_args()
+    add_check_option(cli)
+    args = cli.parse_args(argv)
 
     pngs, label = sample_pngs(args.data_dir, args.data_home)
     port = free_port()
@@ -228,26 +234,28 @@ def main():
         p50, p99 = np.percentile(lat, [50, 99])
         print(f"{level:>4} {name:<20} {rps:8.0f} {p50:7.2f} {p99:7.2f} {cpu_ms:7.3f} {bad:>6}")
     print()
+    verdicts = Verdicts()
     for level in LEVELS:
         for name in pngs:
             ratio = rows[level, f"/predict {name}"][0] / rows[level, "/healthz"][0]
-            ok = verdict(ratio >= TARGETS["ratio"])
-            print(f"predict {name}/healthz throughput at {level:>2}: {ratio:.2f}  {ok} (>= 0.6)")
+            title = f"predict {name}/healthz throughput at {level:>2}"
+            verdicts.report(title, f"{ratio:.2f}", ratio, TARGETS["ratio"])
     for name in pngs:
         p99 = np.percentile(rows[16, f"/predict {name}"][1], 99)
-        print(f"p99 /predict {name} at 16: {p99:.1f} ms  {verdict(p99 < TARGETS['p99_ms_c16'])} (< 50 ms)")
+        verdicts.report(f"p99 /predict {name} at 16", f"{p99:.1f} ms", p99, TARGETS["p99_ms_c16"])
     rss_text = ", ".join(f"{mb:.1f}" for mb in rss)
-    print(f"RSS per worker: {rss_text} MB  {verdict(max(rss) < TARGETS['rss_mb'])} (< 80 MB)")
-    print(f"start to ready: {ready_s:.2f} s  {verdict(ready_s < TARGETS['ready_s'])} (< 1.5 s)")
-    in_process(args.model_path, pngs, label)
+    verdicts.report("RSS per worker", f"{rss_text} MB", max(rss), TARGETS["rss_mb"])
+    verdicts.report("start to ready", f"{ready_s:.2f} s", ready_s, TARGETS["ready_s"])
+    in_process(args.model_path, pngs, label, verdicts)
+    return verdicts.exit_status(args.check)
 
 
-def in_process(model_path, pngs, label):
+def in_process(model_path, pngs, label, verdicts):
     mlp, _ = load_weights(model_path)
     for name, png in pngs.items():
         pre_fwd = median_ms(lambda png=png: mlp.predict_proba(preprocess(png)[None, :]), 300)
-        ok = verdict(pre_fwd < TARGETS["pre_fwd_ms"])
-        print(f"in-process preprocess + forward, {name}: {pre_fwd:.3f} ms median  {ok} (< 2 ms)")
+        title = f"in-process preprocess + forward, {name}"
+        verdicts.report(title, f"{pre_fwd:.3f} ms median", pre_fwd, TARGETS["pre_fwd_ms"])
     one = preprocess(pngs["mnist28"])[None, :]
     forward = median_ms(lambda: mlp.forward(one), 3000)
     digit = int(mlp.predict(one)[0])
@@ -258,9 +266,10 @@ def in_process(model_path, pngs, label):
     if torch_ms is None:
         print("PyTorch eager comparison: skipped (torch not installed; `pip install .[bench]`)")
     else:
-        ok = verdict(forward < torch_ms)
-        print(f"PyTorch eager forward, batch 1: {torch_ms * 1000:.1f} us  {ok} (NumPy faster)")
+        ratio = forward / torch_ms
+        figure = f"{ratio:.2f}x (PyTorch eager {torch_ms * 1000:.1f} us)"
+        verdicts.report("NumPy / PyTorch eager forward, batch 1", figure, ratio, TARGETS["torch_forward"])
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())
