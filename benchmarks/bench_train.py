@@ -272,12 +272,16 @@ def report(results, args):
     augmented = medians.get("numpy-augmented", math.nan) / ours
     verdicts.report("augmented / plain", times(augmented), augmented, TARGETS["augmented"])
     peak = results.get("numpy", {}).get("peak_mb", math.nan)
-    verdicts.report("numpy peak RSS", f"{peak:.0f} MB", peak, TARGETS["peak_mb"])
+    verdicts.report("numpy peak RSS", measured(peak, "{:.0f} MB"), peak, TARGETS["peak_mb"])
     return verdicts
 
 
 def times(ratio):
-    return f"{ratio:.2f}x" if math.isfinite(ratio) else "not measured"
+    return measured(ratio, "{:.2f}x")
+
+
+def measured(value, form):
+    return form.format(value) if math.isfinite(value) else "not measured"
 
 
 if __name__ == "__main__":
