@@ -1,4 +1,5 @@
-"""GET /: the draw-a-digit page (templates/index.html with static/app.js and static/app.css).
+"""GET /: the draw-a-digit page (templates/index.html, static/app.css and static/app.js, the
+entry of the page's ES modules).
 
 The page is plain HTML, CSS and JavaScript served by the app itself: no CDN, no build
 step, so it works offline. It is sent with a strict Content-Security-Policy: scripts and
