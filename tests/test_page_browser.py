@@ -32,7 +32,7 @@ from PIL import Image
 
 from mnist_mlp.data.digit_styles import PAGE_HEIGHTS, page_strokes
 from mnist_mlp.data.preprocess import preprocess
-from mnist_mlp.data.render import sample_rng
+from mnist_mlp.data.render import PAGE_EXPORT_SIDE, page_export, sample_rng
 from mnist_mlp.data.skeleton import thin
 from tests import live_server
 from tests.conftest import REPO, skip_or_fail
@@ -416,6 +416,26 @@ def test_the_benchmark_sends_what_the_page_sends(fresh, mnist):
     with Image.open(io.BytesIO(sent)) as now, Image.open(io.BytesIO(kept)) as then:
         assert (now.format, now.mode, now.size) == (then.format, then.mode, then.size)
     assert np.abs(preprocess(sent) - preprocess(kept)).mean() < 0.01
+
+
+def test_the_page_draws_with_the_renderers_pen(fresh):
+    """The page's export is what data/render.py's page_export makes of the same strokes: one pen
+    (data/drawing.json) for the page and the rendered page-like digits."""
+    bodies = []
+
+    def keep_body(route):
+        bodies.append(route.request.post_data_buffer)
+        route.continue_()
+
+    fresh.page.route("**/predict*", keep_body)
+    line = [(0.25, 0.4), (0.75, 0.6)]
+    fresh.trace(in_box(fresh.box(), [line]))
+    sent = np.asarray(Image.open(io.BytesIO(bodies[-1])).convert("L"), dtype=np.float64)
+    rendered = np.asarray(page_export([line]), dtype=np.float64)
+    assert sent.shape == rendered.shape == (PAGE_EXPORT_SIDE, PAGE_EXPORT_SIDE)
+    ink_sent, ink_rendered = (255 - sent).sum(), (255 - rendered).sum()
+    assert abs(ink_sent / ink_rendered - 1) < 0.05, (ink_sent, ink_rendered)
+    assert np.abs(sent - rendered).mean() < 3, np.abs(sent - rendered).mean()
 
 
 def test_touch_drawing_on_a_phone(browser, server, sample, artifacts):

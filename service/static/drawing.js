@@ -6,10 +6,9 @@
  * same strokes: the service crops, scales and centres it like MNIST.
  */
 
-const LINE_WIDTH = 1 / 16; // of the canvas side: MNIST strokes are about 1/8 of the digit's height
-// px of the PNG sent to the service: twice the 28 px the network sees, so small drawings keep
-// their detail, yet half as much to decode as 112 px (the README has the measured accuracies).
-const EXPORT_SIDE = 56;
+// The pen, from the server (data/drawing.json, which the renderer of page-like digits reads too):
+// the stroke's width as a fraction of the canvas side, and the px of the square PNG sent.
+const { line_width: LINE_WIDTH, export_side: EXPORT_SIDE } = JSON.parse(document.body.dataset.pen);
 
 const canvas = document.getElementById("canvas");
 const pad = document.getElementById("pad");
