@@ -86,3 +86,14 @@ def _rows(db):
         return store.corrections()
     finally:
         store.close()
+
+
+def test_undo_is_gone_once_the_correction_is_saved(page):
+    draw_seven(page)
+    page.locator(".feedback-digit[data-digit='2']").click()
+    assert page.locator("#feedback-undo").is_visible()
+    page.wait_for_function(
+        "() => document.getElementById('feedback-text').textContent === 'Saved: it was 2. Thank you.'",
+        timeout=(UNDO_S + 5) * 1000,
+    )
+    assert page.locator("#feedback-undo").is_hidden()  # nothing left to undo
