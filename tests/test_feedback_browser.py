@@ -97,3 +97,12 @@ def test_undo_is_gone_once_the_correction_is_saved(page):
         timeout=(UNDO_S + 5) * 1000,
     )
     assert page.locator("#feedback-undo").is_hidden()  # nothing left to undo
+
+
+def test_the_digit_just_predicted_is_not_offered(page):
+    shown = draw_seven(page)
+    offered = page.locator(".feedback-digit:visible")
+    assert offered.count() == 9
+    assert shown not in offered.all_inner_texts()
+    page.keyboard.press(shown)  # its key does nothing either
+    assert page.locator("#feedback-text").inner_text() != f"Thanks: it was {shown}. Saving…"

@@ -1,4 +1,4 @@
-/* "Wrong? It was …": after each answer, ten digit buttons (or the keys 0 to 9) store a correction
+/* "Wrong? It was …": after each answer, a button for each other digit (or its key) stores a correction
  * through POST /feedback, with the image the answer was about (requests.js adds it to the answer).
  *
  * The correction goes out UNDO_MS after the tap, so Undo never has to delete anything on the
@@ -16,6 +16,7 @@ const box = $("feedback");
 const status = $("feedback-status");
 const statusText = $("feedback-text");
 const undoButton = $("feedback-undo");
+const digitButtons = Array.from(box.querySelectorAll(".feedback-digit"));
 
 let answer = null; // the answer shown, with its image
 let pending = null; // { form, timer } of the correction waiting out its undo time
@@ -23,12 +24,13 @@ let pending = null; // { form, timer } of the correction waiting out its undo ti
 onAnswer((shown) => {
   answer = shown;
   box.hidden = !(answer.image instanceof Blob);
+  for (const button of digitButtons) button.hidden = Number(button.dataset.digit) === answer.digit;
 });
 onReset(() => {
   answer = null;
   box.hidden = true;
 });
-for (const button of box.querySelectorAll(".feedback-digit")) {
+for (const button of digitButtons) {
   button.addEventListener("click", () => choose(Number(button.dataset.digit)));
 }
 undoButton.addEventListener("click", undo);
@@ -36,7 +38,7 @@ document.addEventListener("keydown", (event) => {
   if (event.defaultPrevented || event.isComposing || event.ctrlKey || event.metaKey || event.altKey) return;
   const target = event.target;
   if (target.closest && target.closest("input, textarea, select, [contenteditable]")) return;
-  if (box.hidden || !/^[0-9]$/.test(event.key)) return;
+  if (box.hidden || !/^[0-9]$/.test(event.key) || Number(event.key) === answer.digit) return;
   event.preventDefault();
   choose(Number(event.key));
 });
