@@ -177,3 +177,30 @@ def test_clearing_or_an_answer_without_explanation_empties_the_panel(browser, se
         tab.idle()
         assert tab.prediction() == "3"
         assert page.locator("#inside-body").is_hidden() and page.locator("#inside-empty").is_visible()
+
+
+PANEL_TOP = "() => document.getElementById('inside').getBoundingClientRect().top"
+
+
+@pytest.mark.parametrize("where", ["desktop", "phone"])
+def test_why_next_to_the_answer_opens_the_panel_and_scrolls_to_it(browser, server, artifacts, where):
+    """The panel starts below the fold (at 1280x800 as on a phone): "Why?" beside the answer leads there."""
+    options = (
+        {}
+        if where == "desktop"
+        else dict(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
+    )
+    with opened(browser, server, **options) as tab:
+        page = tab.page
+        height = page.viewport_size["height"]
+        assert page.locator("#why").is_hidden()  # nothing to explain yet
+        assert tab.draw(SEVEN) == "7"
+        assert page.evaluate(PANEL_TOP) >= height - 10  # out of sight, or nearly
+        why = page.get_by_role("link", name="Why?")
+        assert why.is_visible()
+        tab.shot(artifacts, f"why-{where}")
+        why.click()
+        page.wait_for_function(f"() => ({PANEL_TOP})() >= 0 && ({PANEL_TOP})() < {height / 2}")
+        assert page.locator("#inside").evaluate("el => el.open") is True
+        assert page.locator("#saliency").is_visible()
+        tab.shot(artifacts, f"why-{where}-panel")

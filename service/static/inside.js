@@ -10,6 +10,8 @@ const LAYER_NAMES = { 1: "first", 2: "second" };
 
 const $ = (id) => document.getElementById(id);
 const inside = $("inside");
+const summary = inside.querySelector("summary");
+const whyLink = $("why"); // beside the answer: the panel starts below the fold
 const body = $("inside-body");
 const empty = $("inside-empty");
 const saliency = $("saliency");
@@ -152,6 +154,13 @@ export function start() {
     radio.addEventListener("change", showSaliency);
   }
   grids.forEach(listenToUnits);
+  whyLink.addEventListener("click", (event) => {
+    event.preventDefault(); // the panel opens too, which following the link would not do
+    inside.open = true;
+    const still = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+    inside.scrollIntoView({ behavior: still ? "auto" : "smooth", block: "start" });
+    summary.focus({ preventScroll: true }); // keyboard users go on from there
+  });
   // Open where there is room beside the pad; on a phone it waits below, one tap away.
   inside.open = window.matchMedia(WIDE).matches;
   reset();
@@ -165,6 +174,7 @@ export function show(answer) {
   current = answer;
   const why = answer.explanation;
   inside.dataset.state = "ready";
+  whyLink.hidden = false;
   empty.hidden = true;
   body.hidden = false;
   if (typeof answer.preview === "string") saliencyInput.src = answer.preview;
@@ -179,6 +189,7 @@ export function show(answer) {
 export function reset() {
   current = null;
   inside.dataset.state = "empty";
+  whyLink.hidden = true;
   empty.hidden = false;
   body.hidden = true;
   saliency.removeAttribute("src");
