@@ -12,6 +12,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import shutil
 
 import pytest
@@ -204,3 +205,32 @@ def test_why_next_to_the_answer_opens_the_panel_and_scrolls_to_it(browser, serve
         assert page.locator("#inside").evaluate("el => el.open") is True
         assert page.locator("#saliency").is_visible()
         tab.shot(artifacts, f"why-{where}-panel")
+
+
+def rgb(css):
+    """(r, g, b) in 0..1 of a computed CSS colour: rgb(...) or color(srgb ...)."""
+    numbers = [float(n) for n in re.findall(r"[\d.]+", css)]
+    return numbers[:3] if css.startswith("color(") else [n / 255 for n in numbers[:3]]
+
+
+@pytest.mark.parametrize("color_scheme", ["light", "dark"])
+def test_the_units_words_say_what_their_colours_show(browser, server, color_scheme):
+    """Fired units are darker than silent ones in the light scheme and brighter in the dark one:
+    the words name the colour, blue for a unit that fired and grey for a silent one."""
+    with opened(browser, server, color_scheme) as tab:
+        page = tab.page
+        tab.draw(SEVEN)
+        fired, silent = page.evaluate(
+            """() => {
+                const units = [...document.querySelectorAll('.unit')];
+                const level = (u) => Number(u.style.getPropertyValue('--level'));
+                const colour = (u) => getComputedStyle(u).backgroundColor;
+                return [colour(units.find((u) => level(u) === 1)), colour(units.find((u) => level(u) === 0))];
+            }"""
+        )
+        (r, g, b), grey = rgb(fired), rgb(silent)
+        assert b - max(r, g) > 0.2, fired  # blue
+        assert max(grey) - min(grey) < 0.1, silent  # grey
+        for layer in (1, 2):
+            words = page.locator(f"#units-{layer}-words").inner_text()
+            assert "blue" in words and "grey" in words and "bright" not in words, words
