@@ -1,5 +1,5 @@
-"""GET /: the draw-a-digit page (templates/index.html, static/app.css and static/app.js, the
-entry of the page's ES modules).
+"""The pages for people: GET /, the draw-a-digit page (templates/index.html, static/app.css and
+static/app.js, the entry of the page's ES modules), and GET /model/card, the model card.
 
 The page is plain HTML, CSS and JavaScript served by the app itself: no CDN, no build
 step, so it works offline. It is sent with a strict Content-Security-Policy: scripts and
@@ -51,6 +51,14 @@ def index():
         hidden_sizes=current_app.extensions["classifier"].layer_sizes[1:-1],
         feedback=current_app.extensions["feedback"] is not None,  # no correction buttons when off
     )
+    return current_app.response_class(html, mimetype="text/html", headers=PAGE_HEADERS)
+
+
+@bp.get("/model/card")
+def model_card():
+    """The served weights' model card for people (GET /model has the same as JSON)."""
+    classifier = current_app.extensions["classifier"]
+    html = render_template("model_card.html", asset=asset_url, model=classifier, meta=classifier.metadata)
     return current_app.response_class(html, mimetype="text/html", headers=PAGE_HEADERS)
 
 

@@ -339,6 +339,31 @@ def test_page_loads_without_errors_and_is_accessible(desktop, artifacts):
     page.evaluate("document.activeElement && document.activeElement.blur()")
 
 
+@pytest.mark.parametrize("color_scheme", ["light", "dark"])
+def test_the_footer_links_to_the_model_card_and_the_api_docs(browser, server, artifacts, color_scheme):
+    """Pages for people, not raw JSON: the served model's card, and the API in Swagger UI."""
+    context = browser.new_context(viewport=DESKTOP, color_scheme=color_scheme, reduced_motion="reduce")
+    try:
+        tab = Tab(context, server)
+        page = tab.page
+        model = json.loads(_get(server + "/model")[2])
+        page.get_by_role("link", name="model card").click()
+        page.wait_for_url("**/model/card")
+        assert page.get_by_role("heading", name="Model card").is_visible()
+        text = page.locator("main").inner_text()
+        assert model["id"] in page.locator(".lede").inner_text() and model["sha256"] in text
+        assert f"{100 * model['test_accuracy']:.2f}\u00a0% right" in text
+        tab.shot(artifacts, f"model-card-{color_scheme}", full_page=True)
+        page.get_by_role("link", name="Draw a digit").click()
+        page.wait_for_selector("html[data-ready='true']")
+        page.get_by_role("link", name="API").click()
+        page.wait_for_url("**/docs")
+        page.wait_for_selector(".opblock")  # Swagger UI drew the operations
+        assert tab.console_errors == []
+    finally:
+        context.close()
+
+
 # ---- drawing -----------------------------------------------------------------------
 
 
