@@ -6,13 +6,17 @@ from PIL import Image
 
 import mnist_mlp.data.preprocess as preprocess_module
 from mnist_mlp.data.preprocess import (
+    MAX_ROUNDNESS,
     BadImage,
     ImageTooLarge,
     NoDigitFound,
     UnsupportedImage,
+    fitted_ink,
     preprocess,
+    roundness,
     to_mnist_frame,
 )
+from mnist_mlp.data.render import PAGE_EXPORT_SIDE, page_export
 from mnist_mlp.model import DEFAULT_WEIGHTS, load_weights
 from tests.service_fixtures import RENDER_KINDS, drawn_digit, encode, mnist_test_set, render
 
@@ -102,6 +106,32 @@ def test_prepared_mnist_frame_passes_through_nearly_unchanged():
 def test_blank_images_have_no_digit(image):
     with pytest.raises(NoDigitFound):
         preprocess(encode(image))
+
+
+# Strokes in the drawing page's canvas units: a tap, a tick as long as the pen is wide (1/16 of the
+# canvas) and one half as long, and a "1" a third of the canvas high, the smallest the page tests.
+DOT = [[(0.5, 0.5)]]
+TICKS = [[(0.5, 0.5), (0.56, 0.5)], [(0.5, 0.5), (0.52, 0.53)], [(0.5, 0.5), (0.5, 0.56)]]
+SMALL_ONE = [[(0.5, 0.33), (0.5, 0.66)]]
+
+
+@pytest.mark.parametrize("side", [PAGE_EXPORT_SIDE, 10 * PAGE_EXPORT_SIDE], ids=["page", "10x larger"])
+@pytest.mark.parametrize("lines", [DOT, *([tick] for tick in TICKS)], ids=["dot", "tick", "diagonal", "down"])
+def test_a_dot_or_a_short_tick_is_no_digit(lines, side):
+    with pytest.raises(NoDigitFound, match="a dot or a short tick"):
+        preprocess(encode(page_export(lines, side)))
+
+
+def test_a_small_digit_is_still_a_digit():
+    assert frame(encode(page_export(SMALL_ONE))).max() > 0.9
+
+
+def test_no_mnist_digit_is_as_round_as_a_dot(mnist):
+    """The rule comes from MNIST's roundest training digit; no training or test digit meets it."""
+    x_train, _, x_test, _ = mnist
+    for images in (x_train, x_test):
+        roundest = max(roundness(fitted_ink(image.reshape(28, 28))) for image in images)
+        assert roundest < MAX_ROUNDNESS * 0.95, roundest
 
 
 def test_jpeg_noise_alone_is_no_digit():

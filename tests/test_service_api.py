@@ -10,6 +10,7 @@ import pytest
 from openapi_spec_validator import validate
 from PIL import Image
 
+from mnist_mlp.data.render import page_export
 from mnist_mlp.model import DEFAULT_WEIGHTS, MLP, save_weights
 from mnist_mlp.service import StartupError, create_app
 from mnist_mlp.service.errors import REQUEST_ID_HEADER
@@ -285,3 +286,13 @@ def test_the_model_card_of_weights_without_the_usual_metadata(tmp_path, metadata
     assert card.status_code == 200
     text = card.get_data(as_text=True)
     assert "784 → 100 → 10" in text and "carry no accuracy figures" in text and "very-high" not in text
+
+
+@pytest.mark.parametrize(
+    "lines", [[[(0.5, 0.5)]], [[(0.5, 0.5), (0.54, 0.5)]]], ids=["a dot", "a short tick"]
+)
+def test_a_dot_or_a_short_tick_is_no_digit(client, lines):
+    """As for a blank image: 422, no digit, however the network would have read it."""
+    response = client.post("/predict", data=encode(page_export(lines)), content_type="image/png")
+    assert_error(response, 422, "no_digit_found")
+    assert "dot" in response.json["error"]["message"]
