@@ -604,6 +604,39 @@ def test_a_blank_image_shows_no_digit_found(fresh, artifacts):
     assert tab.draw(SEVEN) != "" and error.is_hidden()
 
 
+@pytest.mark.parametrize(
+    "lines", [[[(0.5, 0.5)]], [[(0.5, 0.5), (0.53, 0.52)]]], ids=["a dot", "a short tick"]
+)
+def test_a_dot_or_a_short_tick_shows_no_digit_found(fresh, artifacts, lines):
+    tab, page = fresh, fresh.page
+    with page.expect_response("**/predict*") as answer:
+        tab.trace(in_box(tab.box(), lines))
+    assert answer.value.status == 422  # the real service's verdict
+    error = page.locator("#error")
+    assert error.is_visible() and "No digit found" in error.inner_text()
+    assert tab.prediction() == "" and page.locator("#why").is_hidden()
+    tab.shot(artifacts, f"desktop-no-digit-{len(lines[0])}")
+
+
+def test_a_digit_being_drawn_is_never_sent_as_a_dot(fresh):
+    """Live requests start once the stroke is longer than a dot, which the service would refuse."""
+    tab, page = fresh, fresh.page
+    statuses = []
+
+    def keep_status(response):
+        if "/predict" in response.url:
+            statuses.append(response.status)
+
+    page.wait_for_timeout(200)  # past the pace of the previous test's requests: the first may go at once
+    page.on("response", keep_status)
+    try:
+        assert tab.draw(SEVEN) == "7"
+    finally:
+        page.remove_listener("response", keep_status)
+    assert statuses and set(statuses) == {200}, statuses
+    assert tab.console_errors == []
+
+
 # ---- error states and the network ----------------------------------------------------
 
 
@@ -640,6 +673,25 @@ def test_errors_are_shown_in_plain_words(fresh, artifacts, name, respond, expect
     assert tab.draw(SEVEN[1:]) != "" and error.is_hidden()
     # Only the failed requests themselves may have been logged.
     assert all("Failed to load resource" in e for e in tab.console_errors), tab.console_errors
+
+
+def test_no_digit_while_the_pen_is_down_is_no_verdict_yet(fresh):
+    """A 422 for a stroke still being drawn asks for more; once the pen lifts, it is the answer."""
+    tab, page = fresh, fresh.page
+    refused = {"status": 422, "content_type": "application/json", "body": _error_body("no_digit_found", "no")}
+    page.route("**/predict*", lambda route: route.fulfill(**refused))
+    mouse = page.mouse
+    points = on_canvas(tab.box(), SEVEN)[0]
+    mouse.move(*points[0])
+    mouse.down()
+    for x, y in points[1:]:
+        mouse.move(x, y)
+    tab.idle()
+    error = page.locator("#error")
+    assert error.is_hidden() and page.locator("#confidence").inner_text() == "Keep drawing…"
+    mouse.up()
+    tab.idle()
+    assert error.is_visible() and "No digit found" in error.inner_text()
 
 
 def test_too_large_images(fresh):

@@ -27,6 +27,20 @@ export function isEmpty() {
   return strokes.length === 0 && picture === null;
 }
 
+/* Whether a stroke is being drawn: the pen, finger or mouse button is down. */
+export function isDrawing() {
+  return activePointer !== null;
+}
+
+/* How far the strokes reach, in pen widths: the longer side of their bounding box. */
+export function spanInPens() {
+  const points = strokes.flat();
+  if (!points.length) return 0;
+  const xs = points.map(([x]) => x);
+  const ys = points.map(([, y]) => y);
+  return Math.max(Math.max(...xs) - Math.min(...xs), Math.max(...ys) - Math.min(...ys)) / LINE_WIDTH;
+}
+
 /* Listen to the pointer, the buttons and the keys. `stroke(phase)` is called as a stroke
  * "start"s, "move"s and "end"s, `replaced()` when a stroke starts a new drawing over a chosen
  * picture, `erased()` when Undo or Clear took ink away. */

@@ -1,15 +1,19 @@
 /* Talking to the service: the drawing sent live while it grows, paced; files sent at once;
  * answers for a drawing that is gone dropped.
  *
- * At most one live request is in flight; what is drawn meanwhile goes when it returns, and
- * never sooner than MIN_INTERVAL_MS after the previous one started. Answers for a drawing that
- * was since cleared, undone or replaced by a file are dropped (the drawing's "generation"
- * changed); among the rest only ever-newer ones are shown.
+ * A stroke goes once it is longer than a dot, and always when it ends. At most one live
+ * request is in flight; what is drawn meanwhile goes when it returns, and never sooner than
+ * MIN_INTERVAL_MS after the previous one started. Answers for a drawing that was since
+ * cleared, undone or replaced by a file are dropped (the drawing's "generation" changed);
+ * among the rest only ever-newer ones are shown.
  */
 import * as drawing from "./drawing.js";
 import * as results from "./results.js";
 
 const MIN_INTERVAL_MS = 150; // between two live requests while drawing
+// While the pen is down, a drawing that reaches less far than this (in pen widths) is not sent
+// yet: it is still growing, and the service refuses a dot or a short tick as no digit.
+const MIN_LIVE_SPAN = 2;
 const TIMEOUT_MS = 10000;
 // relative: works behind a path prefix too. The explanation feeds the "Inside the network" panel.
 const PREDICT_URL = "predict?preview=1&explain=1";
@@ -28,7 +32,7 @@ const live = {
 
 /* The drawing changed: send it once the pace allows. */
 export function sendDrawing() {
-  if (drawing.isEmpty()) return;
+  if (drawing.isEmpty() || (drawing.isDrawing() && drawing.spanInPens() < MIN_LIVE_SPAN)) return;
   live.queued = true;
   showBusy();
   pump();
@@ -99,6 +103,7 @@ async function send(request, controller = new AbortController()) {
   if (gen !== generation || mine < shownSequence) return;
   shownSequence = mine;
   if (outcome.answer) results.showAnswer(outcome.answer);
+  else if (outcome.status === 422 && drawing.isDrawing()) results.reset("Keep drawing…"); // no verdict yet
   else results.showProblem(outcome);
   if (!showBusy()) results.announce();
 }
