@@ -131,7 +131,10 @@ def decode(image_bytes, max_pixels=MAX_PIXELS):
         raise _not_accepted(image_bytes) from None
     width, height = image.size
     if width * height > max_pixels:
-        raise ImageTooLarge(f"image is {width}x{height} pixels; the limit is {max_pixels} pixels")
+        raise ImageTooLarge(
+            f"image is {width}x{height} pixels, {megapixels(width * height)}; "
+            f"the limit is {megapixels(max_pixels)}"
+        )
     if width < 1 or height < 1:
         raise BadImage("image has no pixels")
     _check_decode_work(image, image_bytes)
@@ -161,16 +164,27 @@ def _check_decode_work(image, image_bytes):
         return
     if image.tile and image.tile[0][0] == "bmp_rle" and width * height > MAX_RLE_PIXELS:
         raise ImageTooLarge(
-            f"RLE-compressed BMP of {width}x{height} pixels; the limit is {MAX_RLE_PIXELS} pixels "
+            f"RLE-compressed BMP of {width}x{height} pixels; the limit is {MAX_RLE_PIXELS:,} pixels "
             "(send it uncompressed or as PNG)"
         )
     limit = MAX_DECODED_BYTES_WEBP if image.format == "WEBP" else MAX_DECODED_BYTES
     decoded = width * height * BYTES_PER_PIXEL.get(image.mode, 4)
     if decoded > limit:
         raise ImageTooLarge(
-            f"{image.format} of {width}x{height} pixels in mode {image.mode} decodes to {decoded} bytes; "
-            f"the limit is {limit} (send a smaller image)"
+            f"{image.format} of {width}x{height} pixels in mode {image.mode} decodes to "
+            f"{mebibytes(decoded)}; the limit is {mebibytes(limit)} (send a smaller image)"
         )
+
+
+def megapixels(count):
+    """A pixel count in words, for messages: "16.8 megapixels"."""
+    value = f"{count / 1e6:.3g}"
+    return f"{value} megapixel{'' if value == '1' else 's'}"
+
+
+def mebibytes(count):
+    """A byte count in words, for messages: "48 MiB"."""
+    return f"{count / 2**20:.3g} MiB"
 
 
 def _open(image_bytes, formats):

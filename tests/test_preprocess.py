@@ -11,6 +11,7 @@ from mnist_mlp.data.preprocess import (
     ImageTooLarge,
     NoDigitFound,
     UnsupportedImage,
+    decode,
     fitted_ink,
     preprocess,
     roundness,
@@ -157,6 +158,24 @@ def test_pixel_bound_is_checked_before_decoding():
     data = encode(Image.new("L", (3000, 3000), 255))
     with pytest.raises(ImageTooLarge):
         preprocess(data, max_pixels=1000 * 1000)
+
+
+@pytest.mark.parametrize(
+    ("max_pixels", "limit"), [(1000 * 1000, "1 megapixel"), (4096 * 4096, "16.8 megapixels")]
+)
+def test_the_pixel_limit_is_said_in_megapixels(max_pixels, limit):
+    with pytest.raises(
+        ImageTooLarge, match=f"image is 5000x4000 pixels, 20 megapixels; the limit is {limit}$"
+    ):
+        decode(encode(Image.new("1", (5000, 4000))), max_pixels=max_pixels)
+
+
+def test_the_decode_budget_is_said_in_mib(monkeypatch):
+    monkeypatch.setattr(preprocess_module, "MAX_DECODED_BYTES", 2**20)
+    with pytest.raises(
+        ImageTooLarge, match=r"PNG of 1000x1000 pixels in mode RGBA decodes to 3.81 MiB; the limit is 1 MiB"
+    ):
+        preprocess(encode(Image.new("RGBA", (1000, 1000), "white")))
 
 
 def test_decompression_bomb_is_refused():
