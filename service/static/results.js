@@ -140,7 +140,7 @@ function describeStatus(status) {
     case 415:
       return "That file type isn't supported. Choose a PNG, JPEG, GIF, BMP or WebP image.";
     case 422:
-      return "No digit found. Draw a digit bigger and bolder, or choose a picture with one clear digit.";
+      return "No digit found. Draw one whole digit, large, or choose a picture with one clear digit.";
     case 429:
       return "The digit service is busy. Wait a moment and try again.";
     default:
