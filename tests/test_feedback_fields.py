@@ -8,7 +8,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mnist_mlp.data.feedback_store import (
+from mnist_mlp.data.corrections.store import (
     MAX_MODEL_ID,
     MAX_ORIGINAL_BYTES,
     Correction,

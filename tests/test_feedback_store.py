@@ -6,7 +6,7 @@ import threading
 import numpy as np
 import pytest
 
-from mnist_mlp.data.feedback_store import (
+from mnist_mlp.data.corrections.store import (
     MAX_ORIGINAL_BYTES,
     SCHEMA_VERSION,
     Correction,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from mnist_mlp.data.feedback_store import (
+from mnist_mlp.data.corrections.store import (
     SCHEMA_VERSION,
     StoreFull,
     StoreUnavailable,
