@@ -17,8 +17,8 @@ import time
 
 import numpy as np
 
-from mnist_mlp.data.heatmap import add_heatmaps
-from mnist_mlp.data.preprocess import preprocess
+from mnist_mlp.data.imaging.heatmap import add_heatmaps
+from mnist_mlp.data.imaging.preprocess import preprocess
 from mnist_mlp.model import DEFAULT_WEIGHTS, Classifier
 from mnist_mlp.scripts.cli import add_data_options, parser
 

@@ -2,9 +2,9 @@
 
     python -m benchmarks.bench_export_side [--per-height 200] [--sides 28,42,56,112]
 
-Draws digits as a mouse draws them on the page (the pen templates of data/digit_styles.py,
+Draws digits as a mouse draws them on the page (the pen templates of data/synth/digit_styles.py,
 each with its own hand) at the three heights the evaluation uses, and exports the same
-strokes at each side as the page would (data/render.page_export). Each PNG goes through
+strokes at each side as the page would (data/synth/render.page_export). Each PNG goes through
 the service's preprocess and the classifier. Prints, for each side, the share read right
 and the share flagged "not sure" at each height, and the median time preprocess takes.
 """
@@ -13,10 +13,10 @@ import time
 
 import numpy as np
 
-from mnist_mlp.data.digit_styles import PAGE_HEIGHTS, page_strokes
-from mnist_mlp.data.preprocess import preprocess
-from mnist_mlp.data.preview import png_bytes
-from mnist_mlp.data.render import page_export
+from mnist_mlp.data.imaging.preprocess import preprocess
+from mnist_mlp.data.imaging.preview import png_bytes
+from mnist_mlp.data.synth.digit_styles import PAGE_HEIGHTS, page_strokes
+from mnist_mlp.data.synth.render import page_export
 from mnist_mlp.model import DEFAULT_WEIGHTS, Classifier
 from mnist_mlp.scripts.cli import fail, parser
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from mnist_mlp.data import DataUnavailable, IDXError, load_mnist
+from mnist_mlp.data.mnist import DataUnavailable, IDXError, load_mnist
 from mnist_mlp.model import DEFAULT_WEIGHTS
 from mnist_mlp.model.contract import SIDE
 from mnist_mlp.scripts.cli import add_data_options, fail, parser

@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from mnist_mlp.data import DataUnavailable, IDXError, load_mnist
-from mnist_mlp.data.preprocess import preprocess
+from mnist_mlp.data.imaging.preprocess import preprocess
+from mnist_mlp.data.mnist import DataUnavailable, IDXError, load_mnist
 from mnist_mlp.model import DEFAULT_WEIGHTS, load_weights
 from mnist_mlp.model.contract import SIDE
 from mnist_mlp.scripts.cli import add_data_options, fail, parser

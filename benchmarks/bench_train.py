@@ -65,7 +65,7 @@ def run_numpy(x, y, x_test, y_test, args, augment=None):
 
 
 def run_numpy_augmented(x, y, x_test, y_test, args):
-    from mnist_mlp.data.augment import Augmenter
+    from mnist_mlp.data.synth.augment import Augmenter
 
     return run_numpy(x, y, x_test, y_test, args, augment=Augmenter())
 
@@ -185,7 +185,7 @@ CONTENDERS = {
 
 
 def worker(args):
-    from mnist_mlp.data import load_mnist
+    from mnist_mlp.data.mnist import load_mnist
 
     x, y, x_test, y_test = load_mnist(args.data_dir)
     baseline_mb = peak_rss_mb()

@@ -1,1 +1,2 @@
-"""The command-line tools: mnist-train, mnist-evaluate, eval_rendered and the benchmarks."""
+"""The command-line tools: mnist-train, mnist-evaluate, mnist-predict, mnist-export, mnist-feedback
+and eval_rendered."""

@@ -15,7 +15,7 @@ import pytest
 
 from benchmarks import bench_explain
 from benchmarks.bench_service import PAGE_SAMPLE
-from mnist_mlp.data.preprocess import preprocess
+from mnist_mlp.data.imaging.preprocess import preprocess
 from mnist_mlp.model import DEFAULT_WEIGHTS, Classifier
 from tests.bench_targets import assert_verdict_follows_its_figure, impossible, met_by_anything
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from benchmarks import bench_export_side
-from mnist_mlp.data.render import PAGE_EXPORT_SIDE, page_export
+from mnist_mlp.data.synth.render import PAGE_EXPORT_SIDE, page_export
 
 
 def test_the_page_side_is_the_default_and_other_sides_draw_the_same_strokes():

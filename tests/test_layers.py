@@ -1,6 +1,7 @@
 """The layers import only downward: model <- data <- service / scripts / lab, and nothing imports
-service or lab. The benchmarks (benchmarks/, beside the package and not installed) may import any
-layer; nothing in the package imports them or the tests.
+service or lab. Inside data, each concern imports only the concerns it builds on. The benchmarks
+(benchmarks/, beside the package and not installed) may import any layer; nothing in the package
+imports them or the tests.
 
 Two checks: every module's import statements (what the code says), and each layer imported
 in a fresh interpreter (what actually gets loaded, transitively).
@@ -25,6 +26,14 @@ ALLOWED = {
     "scripts": {"model", "data", "scripts"},
     "lab": {"model", "data", "lab"},
 }
+# data's concerns: MNIST itself and request imaging stand alone, the synthetic data is made
+# through the imaging path, the corrections are written out as MNIST's IDX files.
+DATA_ALLOWED = {
+    "mnist": {"model", "mnist"},
+    "imaging": {"model", "imaging"},
+    "synth": {"model", "imaging", "synth"},
+    "corrections": {"model", "mnist", "corrections"},
+}
 # In a checkout beside the package, absent where it is installed.
 NOT_INSTALLED = ("benchmarks", "tests")
 WEB = ("flask", "werkzeug", "granian", "prometheus_client", "jinja2")
@@ -33,15 +42,24 @@ FORBIDDEN_AT_RUN_TIME = {
     "mnist_mlp.model": (*WEB, "PIL", "sklearn", "matplotlib", "mnist_mlp.data", "mnist_mlp.scripts"),
     "mnist_mlp.model.classifier": (*WEB, "PIL", "mnist_mlp.data"),
     "mnist_mlp.data": (*WEB, "mnist_mlp.service", "mnist_mlp.scripts"),
-    "mnist_mlp.data.preprocess": (*WEB, "mnist_mlp.service"),
-    "mnist_mlp.data.outliers": (*WEB, "mnist_mlp.service"),
+    "mnist_mlp.data.mnist": (*WEB, "PIL", *(f"mnist_mlp.data.{c}" for c in DATA_ALLOWED if c != "mnist")),
+    "mnist_mlp.data.imaging": (
+        *WEB,
+        "mnist_mlp.data.mnist",
+        "mnist_mlp.data.synth",
+        "mnist_mlp.data.corrections",
+    ),
+    "mnist_mlp.data.synth": (*WEB, "mnist_mlp.data.mnist", "mnist_mlp.data.corrections"),
+    "mnist_mlp.data.corrections": (*WEB, "PIL", "mnist_mlp.data.imaging", "mnist_mlp.data.synth"),
+    "mnist_mlp.data.imaging.preprocess": (*WEB, "mnist_mlp.service"),
+    "mnist_mlp.data.synth.outliers": (*WEB, "mnist_mlp.service"),
     "mnist_mlp.scripts.train": (*WEB, "mnist_mlp.service"),
     "mnist_mlp.scripts.evaluate": (*WEB, "mnist_mlp.service"),
     "mnist_mlp.scripts.eval_rendered": (*WEB, "mnist_mlp.service"),
     # mnist-predict works with the plain `pip install .`: nothing from the extras either.
     "mnist_mlp.scripts.predict": (*WEB, "mnist_mlp.service", "tqdm", "sklearn", "matplotlib"),
     "mnist_mlp.scripts.export": (*WEB, "mnist_mlp.service", "onnx"),  # onnx only once it exports
-    "mnist_mlp.data.preview": (*WEB, "mnist_mlp.service"),
+    "mnist_mlp.data.imaging.preview": (*WEB, "mnist_mlp.service"),
     # The mnist-serve master supervises the workers and stays small: the workers load the rest.
     "mnist_mlp.service.__main__": (
         *(name for name in WEB if name != "granian"),
@@ -52,7 +70,7 @@ FORBIDDEN_AT_RUN_TIME = {
         "mnist_mlp.lab",
     ),
     # SQLite needs nothing installed; psycopg only once a postgresql:// URL is opened.
-    "mnist_mlp.data.feedback_store": (*WEB, "mnist_mlp.service", "psycopg"),
+    "mnist_mlp.data.corrections.store": (*WEB, "mnist_mlp.service", "psycopg"),
     "mnist_mlp.scripts.feedback": (*WEB, "mnist_mlp.service", "psycopg", "tqdm", "sklearn", "matplotlib"),
     # The inference service stays forward-only: the training lab never loads with it.
     "mnist_mlp.service": ("mnist_mlp.lab", "mnist_mlp.model.training"),
@@ -89,13 +107,14 @@ def imported_modules(name, path):
     return found
 
 
-def imported_layers(name, path):
-    """The project layers that module `name` imports, absolute or relative."""
+def imported_layers(name, path, depth=1):
+    """The project layers that module `name` imports, absolute or relative; with depth=2, the
+    concerns inside a layer (mnist_mlp.data.synth -> "synth"; a layer itself counts by its name)."""
     found = set()
     for target in imported_modules(name, path):
         parts = target.split(".")
         if parts[0] == "mnist_mlp" and len(parts) > 1:
-            found.add(parts[1])
+            found.add(parts[depth] if depth == 2 and parts[1] == "data" and len(parts) > 2 else parts[1])
     return found
 
 
@@ -120,6 +139,21 @@ def test_nothing_installed_imports_the_benchmarks_or_the_tests():
         if target.split(".")[0] in NOT_INSTALLED
     )
     assert not wrong, f"not installed with the package: {wrong}"
+
+
+DATA_MODULES = [(n, p) for layer, n, p in project_modules() if layer == "data" and n.count(".") >= 3]
+
+
+def test_data_has_a_package_for_each_concern_and_nothing_else():
+    assert {name.split(".")[2] for name, _ in DATA_MODULES} == set(DATA_ALLOWED)
+    assert len(DATA_MODULES) > len(DATA_ALLOWED)
+
+
+@pytest.mark.parametrize(("name", "path"), DATA_MODULES, ids=lambda v: str(v))
+def test_every_data_concern_imports_only_those_it_builds_on(name, path):
+    concern = name.split(".")[2]
+    wrong = imported_layers(name, path, depth=2) - DATA_ALLOWED[concern]
+    assert not wrong, f"{name} imports {sorted(wrong)}, beyond what {concern!r} builds on"
 
 
 @pytest.mark.parametrize("module", sorted(FORBIDDEN_AT_RUN_TIME))
