@@ -15,22 +15,28 @@ its database, a scrape reads the workers' metrics files) run instead in one of I
 threads, so that a locked database stalls only them, never /healthz or /predict on the same
 worker. Each has IO_DEADLINE_S to be answered, waiting included, else it is answered 503
 (the thread finishes its work unseen); when the threads and IO_QUEUE waiting requests are
-all taken, a new one is answered 503 at once. What the edge refuses itself gets the same
-JSON error shape as the app (errors.payload).
+all taken, a new one is answered 503 at once. Whether a request is offloaded is asked of the
+app's own URL map, so that it is the route Flask will run: Werkzeug upper-cases the method and
+merges repeated slashes, so `post //feedback` is a correction too. What the edge refuses
+itself gets the same JSON error shape as the app (errors.payload).
 """
 
 import asyncio
+import functools
 import io
 import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from werkzeug.exceptions import HTTPException
+
 from .errors import payload
 from .logs import access_line
 
 JSON = "application/json"
-OFFLOADED = frozenset({("POST", "/feedback"), ("GET", "/metrics")})  # (method, path)
+OFFLOADED = frozenset({"feedback.feedback", "metrics.metrics"})  # the views' endpoints
+ROUTES_CACHED = 256  # (method, path) pairs whose route is remembered: every real one, not every odd one
 IO_THREADS = 2  # per worker: the feedback store serialises its writes on one connection anyway
 IO_QUEUE = 14  # offloaded requests that may wait for a thread; a burst of the page's corrections fits
 # Longer than the feedback store's own waits (a busy database answers its 503 first), within the
@@ -50,6 +56,8 @@ class Edge:
         self._io = ThreadPoolExecutor(IO_THREADS, thread_name_prefix="edge-io")  # threads start on first use
         self._io_slots = threading.BoundedSemaphore(IO_THREADS + IO_QUEUE)
         self.on_start = on_start  # called once the worker is about to serve, its signal handlers set
+        self._routes = wsgi.url_map.bind("")
+        self._offloaded = functools.lru_cache(maxsize=ROUTES_CACHED)(self._route_offloaded)
 
     def __rsgi_init__(self, loop):
         if self.on_start is not None:
@@ -76,9 +84,17 @@ class Edge:
             return self._refusal(scope, 413, "request_too_large", self._too_large())
         except Exception as exc:  # granian's protocol errors: malformed chunks, a connection cut short
             return self._refusal(scope, 400, "bad_request", f"the request body is malformed ({exc})")
-        if (scope.method, scope.path) in OFFLOADED:
+        if self._offloaded(scope.method, scope.path):
             return await self._offload(scope, environ(scope, body, multithread=True))
         return call_wsgi(self.wsgi, environ(scope, body))
+
+    def _route_offloaded(self, method, path):
+        """Whether Flask would answer `method` `path` with an OFFLOADED view."""
+        try:
+            endpoint, _ = self._routes.match(path, method)
+        except HTTPException:  # no route, a wrong method, a redirect: the app answers at once
+            return False
+        return endpoint in OFFLOADED
 
     async def _offload(self, scope, env):
         """(status, headers, body) from an I/O thread within the deadline; 503 when it cannot be."""

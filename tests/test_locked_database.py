@@ -48,8 +48,8 @@ def exchange(port, method, path, body=None, headers=None):
     return *answer, time.perf_counter() - started
 
 
-def send_correction(port):
-    return exchange(port, "POST", "/feedback", CORRECTION, {"Content-Type": "application/json"})
+def send_correction(port, method="POST", path="/feedback"):
+    return exchange(port, method, path, CORRECTION, {"Content-Type": "application/json"})
 
 
 def workers(proc):
@@ -63,15 +63,16 @@ def has_open(pid, path):
     return False
 
 
-def under_lock(port, seconds, waiting):
+def under_lock(port, seconds, waiting, spellings=(("POST", "/feedback"),)):
     """Send corrections and probe for `seconds`; (probe results, correction results, workers seen
-    waiting on the database), each result (what, status, body, seconds). `waiting()` names them."""
+    waiting on the database), each result (what, status, body, seconds). `waiting()` names them.
+    Each sender sends its corrections as one of `spellings` (method, path) in turn."""
     probes, corrections, seen = [], [], set()
     stop = time.monotonic() + seconds
 
-    def sender():
+    def sender(method, path):
         while time.monotonic() < stop:
-            corrections.append(("/feedback", *send_correction(port)))
+            corrections.append(("/feedback", *send_correction(port, method, path)))
 
     def prober():
         while time.monotonic() < stop:
@@ -80,7 +81,7 @@ def under_lock(port, seconds, waiting):
             probes.append(("/predict", status, body, elapsed))
             time.sleep(0.01)  # a probe every few ms is plenty, and leaves the shared cores some room
 
-    threads = [threading.Thread(target=sender) for _ in range(SENDERS)]
+    threads = [threading.Thread(target=sender, args=spellings[i % len(spellings)]) for i in range(SENDERS)]
     threads += [threading.Thread(target=prober) for _ in range(PROBERS)]
     for thread in threads:
         thread.start()
@@ -143,6 +144,26 @@ def test_a_sqlite_write_lock_held_12_s_costs_only_feedback(tmp_path):
             holder.close()
         check(*results, proc)
         assert recovered(port)
+
+
+def test_a_correction_spelt_otherwise_still_waits_off_the_event_loop(tmp_path):
+    """Werkzeug routes `post` as POST and `//feedback` as /feedback: such a correction waits on the
+    locked database in an I/O thread like any other, not on the event loop /healthz needs."""
+    path = str(tmp_path / "feedback.sqlite3")
+    existing_store(path)
+    with running(FEEDBACK_DB=path, **SERVER) as (proc, base):
+        port = int(base.rpartition(":")[2])
+        holder = sqlite3.connect(path, isolation_level=None)
+        holder.execute("BEGIN EXCLUSIVE")
+        try:
+            spellings = (("post", "/feedback"), ("POST", "//feedback"))
+            results = under_lock(
+                port, 6, lambda: {pid for pid in workers(proc) if has_open(pid, path)}, spellings
+            )
+        finally:
+            holder.execute("COMMIT")
+            holder.close()
+        check(*results, proc)
 
 
 def test_a_postgresql_table_lock_held_10_s_costs_only_feedback(empty_postgres):
