@@ -324,6 +324,30 @@ def test_deeply_nested_json_is_a_400(server, path):
     assert_still_serving(port)
 
 
+def many_values(size):
+    """A JSON body of about `size` bytes holding nothing but tiny values: "[[]]," parsed is two
+    lists, 120 bytes of Python objects from 5 bytes of JSON."""
+    return b"[" + b"[[]]," * ((size - 6) // 5) + b"[[]]]"
+
+
+def test_json_of_millions_of_tiny_values_is_refused_before_parsing():
+    """At the default 16 MiB body limit, such a body took a worker to 900 MB (the pod's limit is
+    640 MiB) and its event loop for 14 s; counted first, it is a 413 at once."""
+    with live_server.running(WORKERS="1", FEEDBACK_DB="") as (proc, base):
+        port = int(base.rpartition(":")[2])
+        body = many_values(16 * 1024 * 1024 - 100)
+        for path in ("/predict", "/v2/models/mnist/infer"):
+            status, answer, elapsed = request(port, "POST", path, body, {"Content-Type": "application/json"})
+            assert_error(
+                status, answer, 413, "json_too_large" if path == "/predict" else None, v2=path != "/predict"
+            )
+            assert elapsed < 3, elapsed
+        peak = max(status_kb(pid, "VmHWM") / 1024 for pid in workers(proc))
+        print(f"\nworker peak RSS: {peak:.0f} MB")
+        assert peak < 300, peak
+        assert_still_serving(port)
+
+
 def test_an_answer_of_hundreds_of_megabytes_is_refused_and_the_worker_lives(server):
     """A 1 MB /v2 request naming "probabilities" 34,000 times asked for a 430 MB answer: each output
     may now be named once, so it is a 400 before anything is built, and no worker is replaced."""
