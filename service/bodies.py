@@ -3,7 +3,9 @@ JSON, and images sent inside JSON as base64 or data: URLs."""
 
 import base64
 import binascii
+import io
 
+import flask
 from flask import current_app, request
 
 from ..model.contract import INPUTS, SIDE
@@ -11,6 +13,18 @@ from .errors import ApiError
 
 # Values a JSON body may hold besides its tensors' numbers: names, ids, options, an image each.
 JSON_OVERHEAD_VALUES = 1000
+
+
+class Request(flask.Request):
+    """Flask's request, with multipart uploads kept in memory.
+
+    Werkzeug spools an upload of over 500 kB to a file in the temporary folder. Here the whole
+    body is in memory already (the edge reads it, at most MAX_CONTENT_LENGTH), so the file was
+    a second copy, in a folder a pod mounts as a small memory volume and a cleaner may empty:
+    full or gone, every large upload was a 500."""
+
+    def _get_file_stream(self, total_content_length, content_type, filename=None, content_length=None):
+        return io.BytesIO()
 
 
 def json_body(force=False):

@@ -11,6 +11,7 @@ import http.client
 import io
 import json
 import os
+import shutil
 import signal
 import socket
 import struct
@@ -351,6 +352,30 @@ def test_json_of_millions_of_tiny_values_is_refused_before_parsing():
         print(f"\nworker peak RSS: {peak:.0f} MB")
         assert peak < 300, peak
         assert_still_serving(port)
+
+
+def test_a_large_upload_needs_no_temporary_folder(tmp_path):
+    """Werkzeug spooled a multipart file of over 500 kB to the temporary folder, a small memory
+    volume in the pod: with it full or removed by a cleaner, every large upload was a 500."""
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    with live_server.running(WORKERS="1", TMPDIR=str(folder)) as (proc, base):
+        port = int(base.rpartition(":")[2])
+        assert_still_serving(port)  # the worker has started, its metrics folder made
+        for made in folder.iterdir():
+            shutil.rmtree(made)
+        folder.rmdir()
+        boundary = "b0undary"
+        upload = PNG + bytes(1_000_000)  # a PNG with a long tail, which Pillow ignores
+        body = (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="a.png"\r\n'
+            "Content-Type: image/png\r\n\r\n".encode()
+            + upload
+            + f"\r\n--{boundary}--\r\n".encode()
+        )
+        headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+        status, answer, _ = request(port, "POST", "/predict", body, headers)
+        assert status == 200 and answer["digit"] == 1, (status, answer)
 
 
 def test_an_answer_of_hundreds_of_megabytes_is_refused_and_the_worker_lives(server):
