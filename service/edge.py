@@ -171,6 +171,11 @@ def environ(scope, body, multithread=False):
         "wsgi.run_once": False,
     }
     for name, value in scope.headers.items():
+        if "_" in name:
+            # In the environ `X_Forwarded_For` and `X-Forwarded-For` are one name: a client's
+            # header with underscores, passed on by a proxy, would join the one the proxy wrote
+            # and could choose the address PROXY_HOPS reads. Dropped, as Gunicorn and nginx do.
+            continue
         key = name.upper().replace("-", "_")
         if key in ("CONTENT_LENGTH", "TRANSFER_ENCODING"):
             continue  # the body is whole: its length is the one above

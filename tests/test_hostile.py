@@ -7,6 +7,7 @@ with requests in flight, a worker killed under load, and the workers' memory rea
 answers afterwards. Connections and loops are bounded in number and time.
 """
 
+import base64
 import http.client
 import io
 import json
@@ -376,6 +377,25 @@ def test_a_large_upload_needs_no_temporary_folder(tmp_path):
         headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
         status, answer, _ = request(port, "POST", "/predict", body, headers)
         assert status == 200 and answer["digit"] == 1, (status, answer)
+
+
+def test_a_header_with_underscores_cannot_choose_the_forwarded_client(tmp_path):
+    """Behind one proxy (PROXY_HOPS=1) the last X-Forwarded-For entry, the proxy's, names the
+    client. A client's own `X_Forwarded_For`, passed on by a proxy that allows underscores (Go's,
+    Envoy's), was joined to it in the environ and named any client it liked: a fresh rate-limit
+    bucket each time."""
+    env = {"WORKERS": "1", "PROXY_HOPS": "1", "FEEDBACK_BURST": "1", "FEEDBACK_RATE": "0.001"}
+    with live_server.running(FEEDBACK_DB=str(tmp_path / "feedback.sqlite3"), **env) as (_, base):
+        port = int(base.rpartition(":")[2])
+        statuses = []
+        for i in range(3):
+            headers = {"X-Forwarded-For": "198.51.100.7", "X_Forwarded_For": f"203.0.113.{i}"}
+            body = json.dumps({"image": base64.b64encode(PNG).decode(), "label": 1}).encode()
+            status, _, _ = request(
+                port, "POST", "/feedback", body, {"Content-Type": "application/json", **headers}
+            )
+            statuses.append(status)
+        assert statuses == [201, 429, 429]
 
 
 def test_an_answer_of_hundreds_of_megabytes_is_refused_and_the_worker_lives(server):
