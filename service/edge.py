@@ -90,6 +90,8 @@ class Edge:
 
     def _route_offloaded(self, method, path):
         """Whether Flask would answer `method` `path` with an OFFLOADED view."""
+        if method.upper() == "OPTIONS":
+            return False  # Flask answers it itself, without the view
         try:
             endpoint, _ = self._routes.match(path, method)
         except HTTPException:  # no route, a wrong method, a redirect: the app answers at once

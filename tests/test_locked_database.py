@@ -210,3 +210,13 @@ def test_a_sqlite_file_deleted_under_the_server_is_never_made_again(tmp_path):
         time.sleep(1)  # the new worker serving
         statuses = {send_correction(port)[0] for _ in range(20)}  # fresh connections: both workers
         assert statuses == {503} and not db.exists(), statuses
+
+
+def test_the_edge_offloads_the_routes_flask_runs_whatever_their_spelling(tmp_path):
+    from mnist_mlp.service import create_app
+    from mnist_mlp.service.edge import Edge
+
+    edge = Edge(create_app({"FEEDBACK_DB": str(tmp_path / "feedback.sqlite3")}), 1_000_000, 10.0)
+    offloaded = [("POST", "/feedback"), ("post", "/feedback"), ("POST", "//feedback"), ("HEAD", "/metrics")]
+    inline = [("POST", "/predict"), ("GET", "/feedback"), ("OPTIONS", "/feedback"), ("POST", "/feedback/")]
+    assert [edge._offloaded(*request) for request in offloaded + inline] == [True] * 4 + [False] * 4
