@@ -12,7 +12,7 @@ import pytest
 
 from mnist_mlp.data.feedback_set import IMAGES_FILE, LABELS_FILE, NoCorrections, load_corrections
 from mnist_mlp.data.feedback_store import Correction, open_store
-from mnist_mlp.data.idx import read_images, read_labels
+from mnist_mlp.data.idx import read_images, read_labels, write_idx
 from tests.conftest import skip_or_fail
 from tests.feedback_db import insert, make_version_1, query
 
@@ -103,9 +103,13 @@ def test_a_folder_without_an_export_is_refused(tmp_path):
             "nothing-here: neither a feedback database nor a folder with feedback-images-idx3-ubyte",
         ),
         ("few.sqlite3", "few.sqlite3: 1 corrections are too few to hold some out and train on the rest"),
+        ("small", "small: images of 25 pixels, not 28x28"),
     ],
 )
 def test_train_refuses_unusable_feedback_in_one_line(tmp_path, given, message):
+    (tmp_path / "small").mkdir()
+    write_idx(tmp_path / "small" / IMAGES_FILE, np.zeros((40, 5, 5)))  # not 28x28
+    write_idx(tmp_path / "small" / LABELS_FILE, np.arange(40) % 10)
     fill(str(tmp_path / "few.sqlite3"), LABELLED[:1])
     assert run("approve", "--db", str(tmp_path / "few.sqlite3"), "1").returncode == 0
     fill(str(tmp_path / "pending.sqlite3"), LABELLED)  # nobody reviewed these
