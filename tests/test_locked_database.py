@@ -10,6 +10,7 @@ the lock is gone corrections are stored again.
 """
 
 import base64
+import collections
 import contextlib
 import http.client
 import json
@@ -22,7 +23,7 @@ import numpy as np
 import pytest
 
 from mnist_mlp.data.feedback_store import Correction, open_store
-from tests.feedback_db import query
+from tests.feedback_db import holding_lock, query
 from tests.live_server import running
 from tests.service_fixtures import drawn_digit, encode
 
@@ -219,4 +220,35 @@ def test_the_edge_offloads_the_routes_flask_runs_whatever_their_spelling(tmp_pat
     edge = Edge(create_app({"FEEDBACK_DB": str(tmp_path / "feedback.sqlite3")}), 1_000_000, 10.0)
     offloaded = [("POST", "/feedback"), ("post", "/feedback"), ("POST", "//feedback"), ("HEAD", "/metrics")]
     inline = [("POST", "/predict"), ("GET", "/feedback"), ("OPTIONS", "/feedback"), ("POST", "/feedback/")]
-    assert [edge._offloaded(*request) for request in offloaded + inline] == [True] * 4 + [False] * 4
+    found = [edge._offloaded(*request) for request in offloaded + inline]
+    assert found == ["feedback.feedback"] * 3 + ["metrics.metrics"] + [None] * 4
+
+
+def test_a_flood_of_corrections_on_a_locked_database_leaves_scrapes_their_threads(tmp_path):
+    """Corrections and scrapes shared one worker's threads: with the database locked, 40 clients'
+    corrections held them all and every GET /metrics was a 503 (server_busy)."""
+    path = str(tmp_path / "feedback.sqlite3")
+    existing_store(path)
+    with running(FEEDBACK_DB=path, **SERVER) as (_, base):
+        port = int(base.rpartition(":")[2])
+        stop = time.monotonic() + 6
+        scrapes = []
+
+        def sender():
+            while time.monotonic() < stop:
+                send_correction(port)
+
+        senders = [threading.Thread(target=sender) for _ in range(40)]
+        with holding_lock(path, at_most=8):
+            for thread in senders:
+                thread.start()
+            time.sleep(1)  # the threads and waiting places of corrections taken
+            while time.monotonic() < stop:
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+                connection.request("GET", "/metrics")
+                scrapes.append(connection.getresponse().status)
+                connection.close()
+                time.sleep(0.05)
+            for thread in senders:
+                thread.join(timeout=30)
+        assert len(scrapes) > 20 and set(scrapes) == {200}, collections.Counter(scrapes)
