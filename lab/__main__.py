@@ -76,7 +76,7 @@ def main(argv=None):
 
 def _server(host, port, args):
     # NumPy and Flask load here, after the BLAS variables are set
-    from ..data import DataUnavailable, IDXError
+    from ..data.mnist import DataUnavailable, IDXError
     from .app import create_app
     from .serving import make_server
 

@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 from flask import Blueprint, current_app, jsonify, request, url_for
 
-from ..data import fingerprint
-from ..data.preprocess import preprocess
-from ..data.preview import data_url, input_png
+from ..data.imaging.preprocess import preprocess
+from ..data.imaging.preview import data_url, input_png
+from ..data.mnist import fingerprint
 from ..model import save_weights
 from ..model.calibration import calibrate
 from ..model.contract import INPUT_MEANING

@@ -8,7 +8,7 @@ import inspect
 import textwrap
 from dataclasses import dataclass
 
-from ..data.preprocess import preprocess
+from ..data.imaging.preprocess import preprocess
 from ..model.losses import softmax_cross_entropy_
 from ..model.mlp import MLP
 from ..model.training import _Run, evaluate, fit

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..data import DATA_DIR_ENV, load_mnist, train_val_split
+from ..data.mnist import DATA_DIR_ENV, load_mnist, train_val_split
 from ..model.contract import as_inputs
 
 VAL_IMAGES = 1_000  # enough to tell 90 % from 92 %, cheap enough to measure often

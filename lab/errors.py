@@ -10,7 +10,7 @@ import re
 from flask import jsonify
 from werkzeug.exceptions import HTTPException
 
-from ..data.preprocess import PreprocessError
+from ..data.imaging.preprocess import PreprocessError
 from .runs import Busy, UnknownRun
 from .settings import BadSetting
 

@@ -34,7 +34,7 @@ def main(argv=None):
     args = parse_args(argv)
     for variable in BLAS_THREADS:
         os.environ.setdefault(variable, "1")
-    from ..data import DataUnavailable, IDXError  # NumPy loads here, after the BLAS variables
+    from ..data.mnist import DataUnavailable, IDXError  # NumPy loads here, after the BLAS variables
     from .dataset import load
     from .runs import Runs
     from .settings import BadSetting, parse_settings

@@ -9,8 +9,8 @@ import math
 
 import numpy as np
 
-from ..data.heatmap import diverging_rgba
-from ..data.preview import png_bytes
+from ..data.imaging.heatmap import diverging_rgba
+from ..data.imaging.preview import png_bytes
 from ..model.contract import SIDE, as_inputs
 
 MAX_TILES = 64  # first-layer units shown, 8 x 8
@@ -39,7 +39,7 @@ def first_layer_png(weights):
     """First-layer weights (or their change since the start), each unit's 784 as a 28x28 tile.
 
     weights (784, n_units); up to MAX_TILES units, 8 to a row; orange > 0, blue < 0, each tile
-    scaled to its own largest |value| (data/heatmap.py), so a pattern shows however small.
+    scaled to its own largest |value| (data/imaging/heatmap.py), so a pattern shows however small.
     """
     n = min(weights.shape[1], MAX_TILES)
     columns = min(n, 8)

@@ -16,8 +16,8 @@ import time
 
 import numpy as np
 
-from ..data.heatmap import add_heatmaps
-from ..data.preprocess import preprocess
+from ..data.imaging.heatmap import add_heatmaps
+from ..data.imaging.preprocess import preprocess
 from ..model import DEFAULT_WEIGHTS, Classifier
 from .bench_service import sample_pngs, verdict
 from .cli import add_data_options, parser

@@ -2,7 +2,7 @@
 
     python -m mnist_mlp.scripts.bench_export_side [--per-height 200] [--sides 28,42,56,112]
 
-Draws digits as a mouse draws them on the page (the pen templates of data/digit_styles.py,
+Draws digits as a mouse draws them on the page (the pen templates of data/synth/digit_styles.py,
 each with its own hand) at the three heights the evaluation uses, and exports the same
 strokes at each side as the page would (data/render.page_export). Each PNG goes through
 the service's preprocess and the classifier. Prints, for each side, the share read right
@@ -13,10 +13,10 @@ import time
 
 import numpy as np
 
-from ..data.digit_styles import PAGE_HEIGHTS, page_strokes
-from ..data.preprocess import preprocess
-from ..data.preview import png_bytes
-from ..data.render import page_export
+from ..data.imaging.preprocess import preprocess
+from ..data.imaging.preview import png_bytes
+from ..data.synth.digit_styles import PAGE_HEIGHTS, page_strokes
+from ..data.synth.render import page_export
 from ..model import DEFAULT_WEIGHTS, Classifier
 from .cli import fail, parser
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ..data import DataUnavailable, IDXError, load_mnist
+from ..data.mnist import DataUnavailable, IDXError, load_mnist
 from ..model import DEFAULT_WEIGHTS
 from ..model.contract import SIDE
 from .bench_service import start_server, verdict

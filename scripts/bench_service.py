@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ..data import DataUnavailable, IDXError, load_mnist
-from ..data.preprocess import preprocess
+from ..data.imaging.preprocess import preprocess
+from ..data.mnist import DataUnavailable, IDXError, load_mnist
 from ..model import DEFAULT_WEIGHTS, load_weights
 from ..model.contract import SIDE
 from .cli import add_data_options, fail, parser

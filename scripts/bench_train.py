@@ -58,7 +58,7 @@ def run_numpy(x, y, x_test, y_test, args, augment=None):
 
 
 def run_numpy_augmented(x, y, x_test, y_test, args):
-    from ..data.augment import Augmenter
+    from ..data.synth.augment import Augmenter
 
     return run_numpy(x, y, x_test, y_test, args, augment=Augmenter())
 
@@ -128,7 +128,7 @@ CONTENDERS = {
 
 
 def worker(args):
-    from ..data import load_mnist
+    from ..data.mnist import load_mnist
 
     x, y, x_test, y_test = load_mnist(args.data_dir)
     baseline_mb = peak_rss_mb()

@@ -3,15 +3,15 @@
     python -m mnist_mlp.scripts.eval_rendered --data-dir ../shared/mnist --json rendered.json \
         [--weights W] [--per-style 100] [--markdown rendered.md]
 
-Every rendered image (data/digit_styles.py, data/outliers.py) is encoded as PNG or JPEG
-(the page drawings as the page's own 56 px export, data/render.py:page_export)
+Every rendered image (data/synth/digit_styles.py, data/synth/outliers.py) is encoded as PNG or JPEG
+(the page drawings as the page's own 56 px export, data/synth/render.py:page_export)
 and goes through the service's own path: `data.preprocess.preprocess`, then
 `model.Classifier`, whose "uncertain" threshold comes from the weights' metadata. A
 NoDigitFound (HTTP 422) counts as "refused": a wrong answer for a digit, a correct
 handling of a non-digit. The 10,000 MNIST test digits give the share of real digits
 wrongly flagged.
 
-The non-digits are the EVALUATION kinds of data/outliers.py (DejaVu and FreeFont letters,
+The non-digits are the EVALUATION kinds of data/synth/outliers.py (DejaVu and FreeFont letters,
 EVAL_SHAPES, their own seed streams): weights trained with outlier exposure saw only the
 disjoint training kinds. The report says whether the weights were trained with outliers
 ("outlier_exposure").
@@ -30,17 +30,17 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
-from ..data import DataUnavailable, IDXError, load_mnist
-from ..data.digit_styles import DIGIT_STYLES, rendered_digits
-from ..data.outliers import (
+from ..data.imaging.preprocess import NoDigitFound, PreprocessError, preprocess
+from ..data.mnist import DataUnavailable, IDXError, load_mnist
+from ..data.synth.digit_styles import DIGIT_STYLES, rendered_digits
+from ..data.synth.outliers import (
     EVAL_LETTER_FONT_DIRS,
     EVAL_SHAPES,
     NON_DIGIT_CATEGORIES,
     PLAIN_NON_DIGITS,
     non_digits,
 )
-from ..data.preprocess import NoDigitFound, PreprocessError, preprocess
-from ..data.render import encode
+from ..data.synth.render import encode
 from ..model import DEFAULT_WEIGHTS, Classifier, WeightsError
 from ..model.contract import INPUTS, SIDE, as_inputs, to_pixels
 from .cli import add_data_options, fail, parser
@@ -275,7 +275,10 @@ def build_report(classifier, args, digit_records, other_records, x_test, y_test)
         "non_digit_split": {
             "letter_fonts": [str(d) for d in EVAL_LETTER_FONT_DIRS],
             "shapes": sorted(EVAL_SHAPES),
-            "note": "evaluation kinds only; outlier exposure trains on the disjoint kinds (data/outliers.py)",
+            "note": (
+                "evaluation kinds only; outlier exposure trains on the disjoint kinds"
+                " (data/synth/outliers.py)"
+            ),
         },
         "threshold": {
             "value": classifier.uncertain_threshold,

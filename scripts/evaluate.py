@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data import DataUnavailable, IDXError, load_mnist
-from ..data.heatmap import diverging_rgba
+from ..data.imaging.heatmap import diverging_rgba
+from ..data.mnist import DataUnavailable, IDXError, load_mnist
 from ..model import DEFAULT_WEIGHTS, Classifier, WeightsError
 from ..model.calibration import is_uncertain
 from ..model.contract import CLASSES, SIDE, as_inputs

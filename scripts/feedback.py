@@ -11,7 +11,7 @@ Every correction arrives pending; only approved ones are trained on (mnist-train
 and exported, unless --unreviewed adds the pending ones. `review` groups near-identical
 images, so that one image sent many times (a flood) shows as one line and one cell of the
 sheet. `export` writes feedback-images-idx3-ubyte and feedback-labels-idx1-ubyte, readable by
-mnist_mlp.data.idx. `stats` prints, as JSON, how many corrections there are per label, model
+mnist_mlp.data.mnist.idx. `stats` prints, as JSON, how many corrections there are per label, model
 and review status, and how often the model had been wrong. Reading never creates or changes
 anything, and reads a read-only database; only approve, reject and prune write.
 """
@@ -23,8 +23,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from ..data.feedback_set import is_database, near_duplicate_groups, write_corrections
-from ..data.feedback_store import STATUSES, BadRow, StoreUnavailable, UnknownCorrections, open_store
+from ..data.corrections import open_store
+from ..data.corrections.dataset import is_database, near_duplicate_groups, write_corrections
+from ..data.corrections.store import STATUSES, BadRow, StoreUnavailable, UnknownCorrections
 from ..model.contract import SIDE
 from .cli import fail, parser
 

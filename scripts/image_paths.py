@@ -25,7 +25,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from ..data.preprocess import FORMATS
+from ..data.imaging.preprocess import FORMATS
 from .cli import plural
 
 STDIN = "-"

@@ -22,8 +22,8 @@ from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
 
-from ..data.preprocess import PreprocessError, preprocess
-from ..data.preview import input_png
+from ..data.imaging.preprocess import PreprocessError, preprocess
+from ..data.imaging.preview import input_png
 from ..model import DEFAULT_WEIGHTS, Classifier, WeightsError
 from .cli import USAGE_ERROR, fail, number, parser, plural, writable_folder
 from .image_paths import MAX_BYTES, MAX_FILES, NoSuchPath, TooManyFiles, UnreadableImage, image_sources

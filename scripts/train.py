@@ -25,10 +25,10 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from ..data import DataUnavailable, IDXError, fingerprint, load_mnist, train_val_split
-from ..data.augment import Augmenter
-from ..data.outliers import OUTLIER_CATEGORIES, outlier_pool
-from ..data.train_digits import TRAIN_DIGIT_KINDS, training_digits
+from ..data.mnist import DataUnavailable, IDXError, fingerprint, load_mnist, train_val_split
+from ..data.synth.augment import Augmenter
+from ..data.synth.outliers import OUTLIER_CATEGORIES, outlier_pool
+from ..data.synth.train_digits import TRAIN_DIGIT_KINDS, training_digits
 from ..model import MLP, save_weights
 from ..model.calibration import calibrate, calibrated_probabilities, flag_stats, is_uncertain
 from ..model.contract import INPUT_MEANING

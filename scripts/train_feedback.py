@@ -3,7 +3,7 @@
 Anyone can send a correction, so each layer stops what the one before it lets through:
 1. review: only corrections a person approved (`mnist-feedback review`, `approve`) are used;
    --feedback-unreviewed adds the pending ones, never the rejected;
-2. curation (data/feedback_set.py): near-identical images count once, and not at all when their
+2. curation (data/corrections/dataset.py): near-identical images count once, and not at all when their
    labels disagree; each client key contributes at most --feedback-per-source corrections;
 3. an honest held-out set: the newest --feedback-holdout share of what is left, never trained
    on; with the near-duplicates gone, no held-out correction is a copy of a training one;
@@ -23,12 +23,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data.digit_styles import DIGIT_STYLES, PAGE_HEIGHTS, rendered_digits
-from ..data.feedback_set import NoCorrections, curate, is_database, load_corrections
-from ..data.feedback_store import BadRow, StoreUnavailable
-from ..data.idx import IDXError
-from ..data.preprocess import NoDigitFound, preprocess
-from ..data.render import encode
+from ..data.corrections.dataset import NoCorrections, curate, is_database, load_corrections
+from ..data.corrections.store import BadRow, StoreUnavailable
+from ..data.imaging.preprocess import NoDigitFound, preprocess
+from ..data.mnist.idx import IDXError
+from ..data.synth.digit_styles import DIGIT_STYLES, PAGE_HEIGHTS, rendered_digits
+from ..data.synth.render import encode
 from ..model import DEFAULT_WEIGHTS, WeightsError, load_weights
 from ..model.contract import CLASSES
 from ..model.training import logits_of

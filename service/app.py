@@ -5,7 +5,7 @@ is already such a Settings object. The classifier is the one given (each worker 
 `mnist-serve` loads its own: service/worker.py), else MODEL_PATH's, loaded here; a file that
 cannot be used raises `StartupError` with one line saying why. The feedback store may make its
 database ("create"), except in a worker of `mnist-serve` ("serve"), whose start-up has made it
-(data/feedback_store.py).
+(data/corrections/store.py).
 """
 
 from pathlib import Path
@@ -13,7 +13,7 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from ..data.feedback_store import open_store
+from ..data.corrections import open_store
 from .bodies import Request
 from .config import Settings, StartupError, load_settings
 from .worker import load_classifier

@@ -20,7 +20,8 @@ def _shipped_weights():
     return str(Path(package) / "weights" / "mnist_mlp.npz")
 
 
-MAX_PIXELS = 4096 * 4096  # preprocess's own default (data/preprocess.py), which this module cannot import
+# preprocess's own default (data/imaging/preprocess.py), which this module cannot import
+MAX_PIXELS = 4096 * 4096
 
 DEFAULTS = {
     "MODEL_PATH": _shipped_weights(),

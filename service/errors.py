@@ -20,7 +20,7 @@ import uuid
 from flask import current_app, g, request
 from werkzeug.exceptions import HTTPException
 
-from ..data.preprocess import BadImage, ImageTooLarge, NoDigitFound, PreprocessError, UnsupportedImage
+from ..data.imaging.preprocess import BadImage, ImageTooLarge, NoDigitFound, PreprocessError, UnsupportedImage
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ URLs of gradient x input and contrast x input (model/explain.py says what each m
 
 from flask import Blueprint, current_app, request
 
-from ..data.heatmap import add_heatmaps, diverging_rgba
-from ..data.preview import png_bytes
+from ..data.imaging.heatmap import add_heatmaps, diverging_rgba
+from ..data.imaging.preview import png_bytes
 from ..model.explain import unit_pattern
 from .errors import ApiError
 

@@ -22,8 +22,8 @@ import reprlib
 
 from flask import Blueprint, current_app, jsonify, request
 
-from ..data.feedback_store import SOURCES, Correction, InvalidCorrection, StoreFull, StoreUnavailable
-from ..data.preprocess import PreprocessError, preprocess
+from ..data.corrections.store import SOURCES, Correction, InvalidCorrection, StoreFull, StoreUnavailable
+from ..data.imaging.preprocess import PreprocessError, preprocess
 from ..model.contract import SIDE, to_pixels
 from .bodies import base64_image, json_body
 from .clients import current_client

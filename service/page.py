@@ -15,7 +15,7 @@ from importlib import resources
 
 from flask import Blueprint, current_app, render_template, url_for
 
-from ..data.drawing import page_pen
+from ..data.imaging.drawing import page_pen
 
 bp = Blueprint("page", __name__)
 
@@ -53,7 +53,7 @@ def index():
         asset=asset_url,
         max_bytes=current_app.config["MAX_CONTENT_LENGTH"],
         max_pixels=current_app.config["MAX_PIXELS"],
-        pen=page_pen(),  # the renderer of page-like digits reads the same (data/drawing.py)
+        pen=page_pen(),  # the renderer of page-like digits reads the same (data/imaging/drawing.py)
         hidden_sizes=current_app.extensions["classifier"].layer_sizes[1:-1],
         feedback=current_app.extensions["feedback"] is not None,  # no correction buttons when off
     )

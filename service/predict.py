@@ -16,8 +16,8 @@ that cannot exceed MAX_ANSWER_BYTES, and REQUEST_BUDGET seconds of work.
 import numpy as np
 from flask import Blueprint, current_app, jsonify, request
 
-from ..data.preprocess import PreprocessError, pixel_count, preprocess
-from ..data.preview import data_url, input_png
+from ..data.imaging.preprocess import PreprocessError, pixel_count, preprocess
+from ..data.imaging.preview import data_url, input_png
 from ..model.contract import prepared_inputs
 from .bodies import base64_image, json_body
 from .budget import Deadline, check_answer

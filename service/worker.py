@@ -33,9 +33,9 @@ import threading
 
 import numpy as np
 
-from ..data.feedback_store import StoreUnavailable
-from ..data.preprocess import preprocess
-from ..data.preview import png_bytes
+from ..data.corrections.store import StoreUnavailable
+from ..data.imaging.preprocess import preprocess
+from ..data.imaging.preview import png_bytes
 from ..model import Classifier, WeightsError
 from ..model.weights import read_weights
 from .config import StartupError, load_settings

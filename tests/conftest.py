@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from mnist_mlp.data import DATA_DIR_ENV
+from mnist_mlp.data.mnist import DATA_DIR_ENV
 
 REPO = Path(__file__).resolve().parents[1]
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -41,7 +41,7 @@ def mnist_dir():
 @pytest.fixture(scope="session")
 def mnist(mnist_dir):
     """(x_train, y_train, x_test, y_test) as uint8 (N, 784) and int64 (N,)."""
-    from mnist_mlp.data import load_idx_dir
+    from mnist_mlp.data.mnist import load_idx_dir
 
     return load_idx_dir(mnist_dir)
 

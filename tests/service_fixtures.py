@@ -5,7 +5,7 @@ import io
 import numpy as np
 from PIL import Image, ImageDraw
 
-from mnist_mlp.data import load_idx_dir
+from mnist_mlp.data.mnist import load_idx_dir
 from tests.conftest import mnist_dir_or_skip
 
 RENDER_KINDS = ("png", "jpeg", "rgba", "shaded-jpeg")

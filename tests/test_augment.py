@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from mnist_mlp.data.augment import (
+from mnist_mlp.data.synth.augment import (
     SIDE,
     Augmenter,
     _Workspace,

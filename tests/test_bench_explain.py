@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 
-from mnist_mlp.data.preprocess import preprocess
+from mnist_mlp.data.imaging.preprocess import preprocess
 from mnist_mlp.model import DEFAULT_WEIGHTS, Classifier
 from mnist_mlp.scripts import bench_explain
 from mnist_mlp.scripts.bench_service import PAGE_SAMPLE

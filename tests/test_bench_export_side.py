@@ -5,7 +5,7 @@ import re
 import numpy as np
 import pytest
 
-from mnist_mlp.data.render import PAGE_EXPORT_SIDE, page_export
+from mnist_mlp.data.synth.render import PAGE_EXPORT_SIDE, page_export
 from mnist_mlp.scripts import bench_export_side
 
 

@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from mnist_mlp.data.feedback_store import open_store
+from mnist_mlp.data.corrections import open_store
 from mnist_mlp.service import create_app
 from tests.service_fixtures import drawn_digit, encode
 

@@ -5,10 +5,17 @@ import urllib.error
 import numpy as np
 import pytest
 
-from mnist_mlp import data
-from mnist_mlp.data import DataUnavailable, IDXError, fingerprint, load_idx_dir, load_mnist, train_val_split
-from mnist_mlp.data.idx import read_idx, read_images, read_labels, write_idx
-from mnist_mlp.data.openml import fetch_openml_mnist
+import mnist_mlp.data.mnist as data
+from mnist_mlp.data.mnist import (
+    DataUnavailable,
+    IDXError,
+    fingerprint,
+    load_idx_dir,
+    load_mnist,
+    train_val_split,
+)
+from mnist_mlp.data.mnist.idx import read_idx, read_images, read_labels, write_idx
+from mnist_mlp.data.mnist.openml import fetch_openml_mnist
 
 
 def make_idx_dir(folder, n_train=30, n_test=10, gz=True):

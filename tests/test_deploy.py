@@ -196,6 +196,7 @@ def test_compose_file():
     assert set(api.get("environment", {})) <= SERVICE_ENV, api.get("environment")
     assert api.get("read_only") is True and "/tmp" in api.get("tmpfs", [])
     assert "ALL" in api.get("cap_drop", [])
+    assert "/readyz" in " ".join(api["healthcheck"]["test"]), "compose's health is readiness"
     text = COMPOSE.read_text()
     assert "MODEL_PATH" in text and "/weights/" in text, "compose.yaml shows how to mount own weights"
 

@@ -1,22 +1,23 @@
-"""The rendered evaluation sets (data/digit_styles.py, data/outliers.py) and a small run of eval_rendered."""
+"""The rendered evaluation sets (data/synth/digit_styles.py, data/synth/outliers.py) and a small run
+of eval_rendered."""
 
 import json
 
 import numpy as np
 import pytest
 
-from mnist_mlp.data import render
-from mnist_mlp.data.digit_styles import DIGIT_STYLES, rendered_digits
-from mnist_mlp.data.non_digits import DIGIT_LIKE_LETTERS, PLAIN_LETTERS
-from mnist_mlp.data.outliers import (
+from mnist_mlp.data.imaging.preprocess import preprocess
+from mnist_mlp.data.synth import render
+from mnist_mlp.data.synth.digit_styles import DIGIT_STYLES, rendered_digits
+from mnist_mlp.data.synth.non_digits import DIGIT_LIKE_LETTERS, PLAIN_LETTERS
+from mnist_mlp.data.synth.outliers import (
     EVAL_SHAPES,
     NON_DIGIT_CATEGORIES,
     PLAIN_NON_DIGITS,
     TRAIN_SHAPES,
     non_digits,
 )
-from mnist_mlp.data.preprocess import preprocess
-from mnist_mlp.data.render import encode
+from mnist_mlp.data.synth.render import encode
 from mnist_mlp.model import DEFAULT_WEIGHTS
 from mnist_mlp.scripts import eval_rendered
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from mnist_mlp.data.preprocess import preprocess
+from mnist_mlp.data.imaging.preprocess import preprocess
 from mnist_mlp.model import DEFAULT_WEIGHTS, MLP, load_weights
 from mnist_mlp.model.explain import explain, unit_pattern
 from tests.service_fixtures import drawn_digit, encode

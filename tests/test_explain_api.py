@@ -9,7 +9,7 @@ import pytest
 from jsonschema import Draft202012Validator
 from PIL import Image
 
-from mnist_mlp.data.preprocess import preprocess
+from mnist_mlp.data.imaging.preprocess import preprocess
 from mnist_mlp.model import Classifier
 from mnist_mlp.service import create_app
 from tests.service_fixtures import drawn_digit, encode

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mnist_mlp.data.feedback_store import open_store
-from mnist_mlp.data.preprocess import preprocess
+from mnist_mlp.data.corrections import open_store
+from mnist_mlp.data.imaging.preprocess import preprocess
 from mnist_mlp.model.contract import to_pixels
 from mnist_mlp.service import create_app
 from mnist_mlp.service.rate_limit import RateLimiter

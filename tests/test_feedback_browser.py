@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from mnist_mlp.data.feedback_store import open_store
+from mnist_mlp.data.corrections import open_store
 from tests import live_server
 from tests.conftest import skip_or_fail
 from tests.test_page_browser import CHROMIUM, CHROMIUM_ARGS, DESKTOP, IDLE_JS, SEVEN, on_canvas

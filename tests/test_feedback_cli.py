@@ -10,9 +10,10 @@ import sys
 import numpy as np
 import pytest
 
-from mnist_mlp.data.feedback_set import IMAGES_FILE, LABELS_FILE, NoCorrections, load_corrections
-from mnist_mlp.data.feedback_store import Correction, open_store
-from mnist_mlp.data.idx import read_images, read_labels, write_idx
+from mnist_mlp.data.corrections import open_store
+from mnist_mlp.data.corrections.dataset import IMAGES_FILE, LABELS_FILE, NoCorrections, load_corrections
+from mnist_mlp.data.corrections.store import Correction
+from mnist_mlp.data.mnist.idx import read_images, read_labels, write_idx
 from tests.conftest import skip_or_fail
 from tests.feedback_db import insert, make_version_1, query
 

@@ -8,12 +8,12 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mnist_mlp.data.feedback_store import (
+from mnist_mlp.data.corrections import open_store
+from mnist_mlp.data.corrections.store import (
     MAX_MODEL_ID,
     MAX_ORIGINAL_BYTES,
     Correction,
     InvalidCorrection,
-    open_store,
 )
 from mnist_mlp.service import create_app
 from tests.feedback_db import query

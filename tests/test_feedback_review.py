@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mnist_mlp.data.feedback_store import Correction, open_store
+from mnist_mlp.data.corrections import open_store
+from mnist_mlp.data.corrections.store import Correction
 from mnist_mlp.scripts.feedback import SHEET_CELL, SHEET_COLUMNS
 from tests.feedback_db import query
 

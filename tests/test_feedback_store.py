@@ -6,12 +6,12 @@ import threading
 import numpy as np
 import pytest
 
-from mnist_mlp.data.feedback_store import (
+from mnist_mlp.data.corrections import open_store
+from mnist_mlp.data.corrections.store import (
     MAX_ORIGINAL_BYTES,
     SCHEMA_VERSION,
     Correction,
     StoreUnavailable,
-    open_store,
 )
 from tests.feedback_db import columns, query
 

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from mnist_mlp.data.feedback_store import (
+from mnist_mlp.data.corrections import open_store
+from mnist_mlp.data.corrections.store import (
     SCHEMA_VERSION,
     StoreFull,
     StoreUnavailable,
-    open_store,
 )
 from tests.feedback_db import holding_lock, make_version_1, query
 from tests.test_feedback_store import correction

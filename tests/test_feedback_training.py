@@ -18,11 +18,11 @@ import sys
 import numpy as np
 import pytest
 
-from mnist_mlp.data.digit_styles import page_strokes, rendered_digits
-from mnist_mlp.data.feedback_set import load_corrections
-from mnist_mlp.data.idx import write_idx
-from mnist_mlp.data.preprocess import preprocess
-from mnist_mlp.data.render import page_export
+from mnist_mlp.data.corrections.dataset import load_corrections
+from mnist_mlp.data.imaging.preprocess import preprocess
+from mnist_mlp.data.mnist.idx import write_idx
+from mnist_mlp.data.synth.digit_styles import page_strokes, rendered_digits
+from mnist_mlp.data.synth.render import page_export
 from mnist_mlp.model import Classifier
 from mnist_mlp.scripts import train
 from mnist_mlp.service import create_app

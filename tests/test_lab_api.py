@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mnist_mlp.data.idx import IDXError
+from mnist_mlp.data.mnist.idx import IDXError
 from mnist_mlp.lab import runs as runs_module
 from mnist_mlp.lab.app import create_app
 from mnist_mlp.lab.dataset import LabData
@@ -354,7 +354,7 @@ def test_the_saved_weights_are_the_runs_and_load_as_a_classifier(client, tmp_pat
     classifier = Classifier(path)
     drawing = encode(drawn_digit())
     served = client.post(f"/api/runs/{run_id}/predict", data=drawing, content_type="image/png").get_json()
-    from mnist_mlp.data.preprocess import preprocess
+    from mnist_mlp.data.imaging.preprocess import preprocess
 
     assert classifier.predict(preprocess(drawing)[None])[0] == served["digit"]
 

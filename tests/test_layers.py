@@ -1,5 +1,5 @@
 """The layers import only downward: model <- data <- service / scripts / lab, and nothing imports
-service or lab.
+service or lab. Inside data, each concern imports only the concerns it builds on.
 
 Two checks: every module's import statements (what the code says), and each layer imported
 in a fresh interpreter (what actually gets loaded, transitively).
@@ -24,21 +24,38 @@ ALLOWED = {
     "scripts": {"model", "data", "scripts"},
     "lab": {"model", "data", "lab"},
 }
+# data's concerns: MNIST itself and request imaging stand alone, the synthetic data is made
+# through the imaging path, the corrections are written out as MNIST's IDX files.
+DATA_ALLOWED = {
+    "mnist": {"model", "mnist"},
+    "imaging": {"model", "imaging"},
+    "synth": {"model", "imaging", "synth"},
+    "corrections": {"model", "mnist", "corrections"},
+}
 WEB = ("flask", "werkzeug", "granian", "prometheus_client", "jinja2")
 # Modules that must load without the web stack (and, for model, without Pillow).
 FORBIDDEN_AT_RUN_TIME = {
     "mnist_mlp.model": (*WEB, "PIL", "sklearn", "matplotlib", "mnist_mlp.data", "mnist_mlp.scripts"),
     "mnist_mlp.model.classifier": (*WEB, "PIL", "mnist_mlp.data"),
     "mnist_mlp.data": (*WEB, "mnist_mlp.service", "mnist_mlp.scripts"),
-    "mnist_mlp.data.preprocess": (*WEB, "mnist_mlp.service"),
-    "mnist_mlp.data.outliers": (*WEB, "mnist_mlp.service"),
+    "mnist_mlp.data.mnist": (*WEB, "PIL", *(f"mnist_mlp.data.{c}" for c in DATA_ALLOWED if c != "mnist")),
+    "mnist_mlp.data.imaging": (
+        *WEB,
+        "mnist_mlp.data.mnist",
+        "mnist_mlp.data.synth",
+        "mnist_mlp.data.corrections",
+    ),
+    "mnist_mlp.data.synth": (*WEB, "mnist_mlp.data.mnist", "mnist_mlp.data.corrections"),
+    "mnist_mlp.data.corrections": (*WEB, "PIL", "mnist_mlp.data.imaging", "mnist_mlp.data.synth"),
+    "mnist_mlp.data.imaging.preprocess": (*WEB, "mnist_mlp.service"),
+    "mnist_mlp.data.synth.outliers": (*WEB, "mnist_mlp.service"),
     "mnist_mlp.scripts.train": (*WEB, "mnist_mlp.service"),
     "mnist_mlp.scripts.evaluate": (*WEB, "mnist_mlp.service"),
     "mnist_mlp.scripts.eval_rendered": (*WEB, "mnist_mlp.service"),
     # mnist-predict works with the plain `pip install .`: nothing from the extras either.
     "mnist_mlp.scripts.predict": (*WEB, "mnist_mlp.service", "tqdm", "sklearn", "matplotlib"),
     "mnist_mlp.scripts.export": (*WEB, "mnist_mlp.service", "onnx"),  # onnx only once it exports
-    "mnist_mlp.data.preview": (*WEB, "mnist_mlp.service"),
+    "mnist_mlp.data.imaging.preview": (*WEB, "mnist_mlp.service"),
     # The mnist-serve master supervises the workers and stays small: the workers load the rest.
     "mnist_mlp.service.__main__": (
         *(name for name in WEB if name != "granian"),
@@ -49,7 +66,7 @@ FORBIDDEN_AT_RUN_TIME = {
         "mnist_mlp.lab",
     ),
     # SQLite needs nothing installed; psycopg only once a postgresql:// URL is opened.
-    "mnist_mlp.data.feedback_store": (*WEB, "mnist_mlp.service", "psycopg"),
+    "mnist_mlp.data.corrections.store": (*WEB, "mnist_mlp.service", "psycopg"),
     "mnist_mlp.scripts.feedback": (*WEB, "mnist_mlp.service", "psycopg", "tqdm", "sklearn", "matplotlib"),
     # The inference service stays forward-only: the training lab never loads with it.
     "mnist_mlp.service": ("mnist_mlp.lab", "mnist_mlp.model.training"),
@@ -70,8 +87,9 @@ def project_modules():
             yield layer, info.name, spec.origin
 
 
-def imported_layers(name, path):
-    """The project layers that module `name` imports, absolute or relative."""
+def imported_layers(name, path, depth=1):
+    """The project layers that module `name` imports, absolute or relative; with depth=2, the
+    concerns inside a layer (mnist_mlp.data.synth -> "synth"; a layer itself counts by its name)."""
     package = name if path.endswith("__init__.py") else name.rpartition(".")[0]
     found = set()
     for node in ast.walk(ast.parse(open(path).read())):
@@ -89,7 +107,7 @@ def imported_layers(name, path):
         for target in targets:
             parts = target.split(".")
             if parts[0] == "mnist_mlp" and len(parts) > 1:
-                found.add(parts[1])
+                found.add(parts[depth] if depth == 2 and parts[1] == "data" and len(parts) > 2 else parts[1])
     return found
 
 
@@ -104,6 +122,21 @@ def test_the_package_is_one_namespace_with_a_package_per_layer():
 def test_every_import_points_down(layer, name, path):
     wrong = imported_layers(name, path) - ALLOWED[layer]
     assert not wrong, f"{name} imports mnist_mlp.{sorted(wrong)}, above or beside its layer {layer!r}"
+
+
+DATA_MODULES = [(n, p) for layer, n, p in project_modules() if layer == "data" and n.count(".") >= 3]
+
+
+def test_data_has_a_package_for_each_concern_and_nothing_else():
+    assert {name.split(".")[2] for name, _ in DATA_MODULES} == set(DATA_ALLOWED)
+    assert len(DATA_MODULES) > len(DATA_ALLOWED)
+
+
+@pytest.mark.parametrize(("name", "path"), DATA_MODULES, ids=lambda v: str(v))
+def test_every_data_concern_imports_only_those_it_builds_on(name, path):
+    concern = name.split(".")[2]
+    wrong = imported_layers(name, path, depth=2) - DATA_ALLOWED[concern]
+    assert not wrong, f"{name} imports {sorted(wrong)}, beyond what {concern!r} builds on"
 
 
 @pytest.mark.parametrize("module", sorted(FORBIDDEN_AT_RUN_TIME))

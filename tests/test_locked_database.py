@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnist_mlp.data.feedback_store import Correction, open_store
+from mnist_mlp.data.corrections import open_store
+from mnist_mlp.data.corrections.store import Correction
 from tests.feedback_db import holding_lock, query
 from tests.live_server import running
 from tests.service_fixtures import drawn_digit, encode

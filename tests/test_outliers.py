@@ -6,9 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnist_mlp.data import train_val_split
-from mnist_mlp.data.non_digits import DIGIT_LIKE_LETTERS
-from mnist_mlp.data.outliers import (
+from mnist_mlp.data.mnist import train_val_split
+from mnist_mlp.data.synth.non_digits import DIGIT_LIKE_LETTERS
+from mnist_mlp.data.synth.outliers import (
     DIGIT_LIKE_SHAPES,
     EVAL_LETTER_FONT_DIRS,
     EVAL_SHAPES,
@@ -19,7 +19,7 @@ from mnist_mlp.data.outliers import (
     outlier_pool,
     outliers,
 )
-from mnist_mlp.data.render import font_files
+from mnist_mlp.data.synth.render import font_files
 from mnist_mlp.model import MLP
 from mnist_mlp.model.calibration import calibrate, calibrated_probabilities
 from mnist_mlp.model.contract import as_inputs

@@ -30,10 +30,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mnist_mlp.data.digit_styles import PAGE_HEIGHTS, page_strokes
-from mnist_mlp.data.preprocess import preprocess
-from mnist_mlp.data.render import PAGE_EXPORT_SIDE, page_export, sample_rng
-from mnist_mlp.data.skeleton import thin
+from mnist_mlp.data.imaging.preprocess import preprocess
+from mnist_mlp.data.synth.digit_styles import PAGE_HEIGHTS, page_strokes
+from mnist_mlp.data.synth.render import PAGE_EXPORT_SIDE, page_export, sample_rng
+from mnist_mlp.data.synth.skeleton import thin
 from tests import live_server
 from tests.conftest import REPO, skip_or_fail
 from tests.service_fixtures import encode
@@ -399,7 +399,7 @@ def test_mnist_digits_drawn_with_the_mouse_are_recognised(desktop, sample, mnist
 
 @pytest.mark.parametrize("style", PAGE_HEIGHTS)
 def test_pen_path_digits_drawn_at_every_height_are_recognised(desktop, artifacts, style):
-    """Digits no MNIST writer drew (data/digit_styles.py's pen templates, each with its own hand),
+    """Digits no MNIST writer drew (data/synth/digit_styles.py's pen templates, each with its own hand),
     drawn large, half and a third of the canvas high: the accuracy and the "not sure" share."""
     started = time.monotonic()
     right, unsure, wrong = 0, 0, []
@@ -444,8 +444,8 @@ def test_the_benchmark_sends_what_the_page_sends(fresh, mnist):
 
 
 def test_the_page_draws_with_the_renderers_pen(fresh):
-    """The page's export is what data/render.py's page_export makes of the same strokes: one pen
-    (data/drawing.json) for the page and the rendered page-like digits."""
+    """The page's export is what data/synth/render.py's page_export makes of the same strokes: one pen
+    (data/imaging/drawing.json) for the page and the rendered page-like digits."""
     bodies = []
 
     def keep_body(route):

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mnist_mlp.data.preprocess import preprocess
+from mnist_mlp.data.imaging.preprocess import preprocess
 from mnist_mlp.model import DEFAULT_WEIGHTS, Classifier
 from mnist_mlp.model.contract import to_pixels
 from mnist_mlp.scripts import predict

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import mnist_mlp.data.preprocess as preprocess_module
-from mnist_mlp.data.preprocess import (
+import mnist_mlp.data.imaging.preprocess as preprocess_module
+from mnist_mlp.data.imaging.preprocess import (
     MAX_ROUNDNESS,
     BadImage,
     ImageTooLarge,
@@ -17,7 +17,7 @@ from mnist_mlp.data.preprocess import (
     roundness,
     to_mnist_frame,
 )
-from mnist_mlp.data.render import PAGE_EXPORT_SIDE, page_export
+from mnist_mlp.data.synth.render import PAGE_EXPORT_SIDE, page_export
 from mnist_mlp.model import DEFAULT_WEIGHTS, load_weights
 from tests.service_fixtures import RENDER_KINDS, drawn_digit, encode, mnist_test_set, render
 

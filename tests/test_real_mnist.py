@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from mnist_mlp.data import train_val_split
+from mnist_mlp.data.mnist import train_val_split
 from mnist_mlp.model import DEFAULT_WEIGHTS, MLP
 from mnist_mlp.model.training import TrainConfig, evaluate, fit
 from mnist_mlp.scripts import evaluate as evaluate_cli

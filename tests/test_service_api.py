@@ -10,7 +10,7 @@ import pytest
 from openapi_spec_validator import validate
 from PIL import Image
 
-from mnist_mlp.data.render import page_export
+from mnist_mlp.data.synth.render import page_export
 from mnist_mlp.model import DEFAULT_WEIGHTS, MLP, save_weights
 from mnist_mlp.service import StartupError, create_app
 from mnist_mlp.service.errors import REQUEST_ID_HEADER
@@ -72,7 +72,7 @@ def test_predict_json_image_and_images(client, prefix):
 
 
 def test_predict_prepared_input_flat_and_rows(client):
-    from mnist_mlp.data.preprocess import preprocess
+    from mnist_mlp.data.imaging.preprocess import preprocess
 
     x = preprocess(PNG)
     flat = client.post("/predict", json={"input": x.tolist()}).json

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnist_mlp.data.idx import write_idx
-from mnist_mlp.data.outliers import OUTLIER_CATEGORIES
-from mnist_mlp.data.train_digits import TRAIN_DIGIT_KINDS
+from mnist_mlp.data.mnist.idx import write_idx
+from mnist_mlp.data.synth.outliers import OUTLIER_CATEGORIES
+from mnist_mlp.data.synth.train_digits import TRAIN_DIGIT_KINDS
 from mnist_mlp.model import load_weights
 from mnist_mlp.scripts import train
 from tests.conftest import REPO

@@ -1,5 +1,5 @@
-"""The training digits beyond MNIST (data/train_digits.py): what they are, and that they never
-share a face or a pen path with the evaluation styles (data/digit_styles.py)."""
+"""The training digits beyond MNIST (data/synth/train_digits.py): what they are, and that they never
+share a face or a pen path with the evaluation styles (data/synth/digit_styles.py)."""
 
 import ast
 import json
@@ -9,12 +9,12 @@ from pathlib import Path
 
 import numpy as np
 
-import mnist_mlp.data.digit_styles as digit_styles
-import mnist_mlp.data.train_digits as train_digits
-from mnist_mlp.data.digit_styles import DIGIT_STYLES, rendered_digits
-from mnist_mlp.data.render import PAGE_EXPORT_SIDE, PAGE_LINE_WIDTH, font_files
-from mnist_mlp.data.skeleton import thin
-from mnist_mlp.data.train_digits import TRAIN_DIGIT_KINDS, TRAIN_FONT, restroked, training_digits
+import mnist_mlp.data.synth.digit_styles as digit_styles
+import mnist_mlp.data.synth.train_digits as train_digits
+from mnist_mlp.data.synth.digit_styles import DIGIT_STYLES, rendered_digits
+from mnist_mlp.data.synth.render import PAGE_EXPORT_SIDE, PAGE_LINE_WIDTH, font_files
+from mnist_mlp.data.synth.skeleton import thin
+from mnist_mlp.data.synth.train_digits import TRAIN_DIGIT_KINDS, TRAIN_FONT, restroked, training_digits
 from mnist_mlp.model.contract import SIDE
 from mnist_mlp.service import create_app
 from tests.conftest import skip_or_fail
@@ -91,7 +91,7 @@ def test_training_and_evaluation_digits_are_made_by_separate_modules():
 
 
 def test_the_page_is_handed_the_pen_the_renderer_draws_with():
-    """One source, data/drawing.json: the page reads it from its body's data-pen (the browser test
+    """One source, data/imaging/drawing.json: the page reads it from its body's data-pen (the browser test
     test_the_page_draws_with_the_renderers_pen checks that its export matches page_export)."""
     html = create_app().test_client().get("/").get_data(as_text=True)
     pen = json.loads(unescape(re.search(r"data-pen='([^']*)'", html).group(1)))

@@ -6,7 +6,7 @@
  * same strokes: the service crops, scales and centres it like MNIST.
  */
 
-// The pen, from the server (data/drawing.json, which the renderer of page-like digits reads too):
+// The pen, from the server (data/imaging/drawing.json, which the renderer of page-like digits reads too):
 // the stroke's width as a fraction of the canvas side, and the px of the square PNG sent.
 const { line_width: LINE_WIDTH, export_side: EXPORT_SIDE } = JSON.parse(document.body.dataset.pen);
 

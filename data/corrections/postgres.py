@@ -1,4 +1,4 @@
-"""The PostgreSQL back end of the feedback store (data/feedback_store.py), through psycopg 3.
+"""The PostgreSQL back end of the feedback store (data/corrections/store.py), through psycopg 3.
 
 For several replicas sharing one database. Needs the `feedback` extra (`psycopg[binary]`);
 imported only when FEEDBACK_DB is a postgresql:// URL.
@@ -15,7 +15,7 @@ import contextlib
 
 import psycopg
 
-from .feedback_store import Store
+from .store import Store
 
 CONNECT_TIMEOUT_S = 2  # libpq's smallest: a database that does not answer costs a 503 soon
 # Seconds a whole statement may run: the server's only; a tool's long export may take its time.

@@ -43,7 +43,7 @@ import math
 
 import numpy as np
 
-from ..model.contract import INPUTS, SIDE
+from ...model.contract import INPUTS, SIDE
 
 CENTRE = (SIDE - 1) / 2  # 13.5: pixel centres run 0..27
 MARGIN = 1  # zero pixels around each image, so samples off the frame read 0

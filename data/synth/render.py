@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-from .drawing import page_pen
+from ..imaging.drawing import page_pen
 
 FONT_DIRS = (
     Path("/usr/share/fonts/truetype/dejavu"),

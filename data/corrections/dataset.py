@@ -20,9 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..model.contract import INPUTS, SIDE
-from .feedback_store import POSTGRES_SCHEMES, open_store
-from .idx import read_images, read_labels, write_idx
+from ...model.contract import INPUTS, SIDE
+from ..mnist.idx import read_images, read_labels, write_idx
+from . import open_store
+from .store import POSTGRES_SCHEMES
 
 IMAGES_FILE = "feedback-images-idx3-ubyte"
 LABELS_FILE = "feedback-labels-idx1-ubyte"

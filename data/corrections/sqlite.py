@@ -1,4 +1,4 @@
-"""The SQLite back end of the feedback store (data/feedback_store.py): one file in WAL mode.
+"""The SQLite back end of the feedback store (data/corrections/store.py): one file in WAL mode.
 
 The file is private: made 0600 (SQLite gives its -wal and -shm files the database's mode),
 in folders made 0700. It is made once, by the first connection of a store that may create
@@ -19,7 +19,7 @@ import sqlite3
 import time
 from pathlib import Path
 
-from .feedback_store import Store, StoreUnavailable
+from .store import Store, StoreUnavailable
 
 FILE_MODE = 0o600
 FOLDER_MODE = 0o700

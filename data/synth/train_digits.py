@@ -22,7 +22,7 @@ show the network other pens and other inputs, made by the project itself:
 So what the evaluation measures on fonts and pen strokes is always a face or a pen path the
 network never trained on. On a machine with no TrueType fonts the evaluation falls back to
 Pillow's built-in face, a training face: the split needs FONT_DIRS installed (CI installs
-them), as the non-digit split of data/outliers.py does. Every image goes through the
+them), as the non-digit split of data/synth/outliers.py does. Every image goes through the
 service's own frame-making (`preprocess.to_mnist_frame`), as an upload would.
 """
 
@@ -31,8 +31,8 @@ import io
 import numpy as np
 from PIL import Image, ImageDraw, ImageOps
 
-from ..model.contract import INPUTS, SIDE, to_pixels
-from .preprocess import FIT, NoDigitFound, to_mnist_frame
+from ...model.contract import INPUTS, SIDE, to_pixels
+from ..imaging.preprocess import FIT, NoDigitFound, to_mnist_frame
 from .render import low_resolution, sample_rng, slant, text_mask
 from .skeleton import thin
 

@@ -9,7 +9,7 @@ import io
 
 from PIL import Image
 
-from ..model.contract import SIDE, to_pixels
+from ...model.contract import SIDE, to_pixels
 
 
 def png_bytes(pixels, compress_level=6):

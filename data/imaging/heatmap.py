@@ -7,7 +7,7 @@ lie over the input it explains. Pillow is needed for the PNG, so this lives in d
 
 import numpy as np
 
-from ..model.contract import SIDE
+from ...model.contract import SIDE
 from .preview import data_url, png_bytes
 
 FOR_RGB = (255, 140, 0)  # orange: raises the score

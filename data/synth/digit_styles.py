@@ -7,7 +7,7 @@ slants, rotations, sizes and positions, a thick round pen like a mouse on the dr
 page, JPEG, grey paper; pen paths drawn large, half and a third of the drawing page's
 canvas high and exported as the page exports them (`render.page_export`); digits
 scanned at 8-16 px and enlarged; strongly slanted digits. None of them is used in
-training: data/train_digits.py keeps the training digits apart.
+training: data/synth/train_digits.py keeps the training digits apart.
 """
 
 import math

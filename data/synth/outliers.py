@@ -25,7 +25,8 @@ fonts-dejavu-core (CI installs it).
 
 import numpy as np
 
-from ..model.contract import INPUTS, to_pixels
+from ...model.contract import INPUTS, to_pixels
+from ..imaging.preprocess import NoDigitFound, preprocess
 from .non_digits import (
     ARROW,
     DIGIT_LIKE_LETTERS,
@@ -38,7 +39,6 @@ from .non_digits import (
     scribbles,
     shape,
 )
-from .preprocess import NoDigitFound, preprocess
 from .render import FONT_DIRS, encode, sample_rng
 
 EVAL_LETTER_FONT_DIRS = (FONT_DIRS[0], FONT_DIRS[2])  # DejaVu, FreeFont

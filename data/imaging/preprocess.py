@@ -1,6 +1,6 @@
 """Image bytes -> the 28x28 input the network expects, made the way MNIST itself was made.
 
-    from mnist_mlp.data.preprocess import preprocess
+    from mnist_mlp.data.imaging.preprocess import preprocess
     x = preprocess(image_bytes)        # float32 (784,), 0 = background, 1 = ink
 
 This is the ONE preprocessing path: the HTTP API, the drawing page and the evaluation
@@ -31,7 +31,7 @@ import io
 import numpy as np
 from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
 
-from ..model.contract import SIDE, as_inputs
+from ...model.contract import SIDE, as_inputs
 
 FIT = 20  # MNIST fits the digit's longer side into 20 px ...
 CENTRE = 14.0  # ... and puts its centre of mass at pixel index 14 (measured on the MNIST test set)
@@ -53,7 +53,7 @@ MIN_INK_PIXELS = 4  # fewer strong-ink pixels than this is a speck, not a digit
 # Ink rounder than this after the fit is a dot or a short tick, not a digit. The roundest of
 # MNIST's 60,000 training digits is 0.68 (a 0 written as a blob around a pinhole); a dot of the
 # drawing page's pen is 0.84, and a tick as long as the pen is wide 0.76-0.80. Measured with
-#   python -c "from mnist_mlp.data import load_mnist; from mnist_mlp.data.preprocess import
+#   python -c "from mnist_mlp.data import load_mnist; from mnist_mlp.data.imaging.preprocess import
 #   fitted_ink, roundness; x = load_mnist('MNIST_FOLDER')[0]; print(max(roundness(fitted_ink(
 #   i.reshape(28, 28))) for i in x))"
 MAX_ROUNDNESS = 0.75

@@ -1,4 +1,6 @@
-"""Corrections people send (the digit they meant), kept in SQLite or PostgreSQL.
+"""Corrections people send (the digit they meant), kept in SQLite or PostgreSQL: what every store
+does (Store), the rows (Correction, Stored) and the errors. A store is opened with
+`mnist_mlp.data.corrections.open_store`:
 
     store = open_store("feedback.sqlite3")              # a path: SQLite, the embedded default
     store = open_store("postgresql://user@host/db")     # a URL: PostgreSQL (needs the `feedback` extra)
@@ -36,7 +38,7 @@ import threading
 
 import numpy as np
 
-from ..model.contract import CLASSES, SIDE
+from ...model.contract import CLASSES, SIDE
 
 SCHEMA_VERSION = 2
 SOURCES = ("page", "api")
@@ -183,20 +185,6 @@ class Stored:
     client: str | None
     status: str
     pixels: np.ndarray = dataclasses.field(repr=False)  # (28, 28) uint8
-
-
-def open_store(target, access="create", max_rows=DEFAULT_MAX_ROWS, max_bytes=DEFAULT_MAX_BYTES):
-    """The store for `target`: a postgresql:// URL, else a SQLite file path."""
-    if access not in ACCESS:
-        raise ValueError(f"access must be one of {', '.join(ACCESS)}, got {access!r}")
-    target = str(target)
-    if target.startswith(POSTGRES_SCHEMES):
-        from .feedback_postgres import PostgresStore  # psycopg only when asked for
-
-        return PostgresStore(target, access, max_rows, max_bytes)
-    from .feedback_sqlite import SqliteStore
-
-    return SqliteStore(target, access, max_rows, max_bytes)
 
 
 # A version-1 database's table; MIGRATIONS bring it to SCHEMA_VERSION.
