@@ -14,6 +14,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ..data.corrections import open_store
+from .bodies import Request
 from .config import Settings, StartupError, load_settings
 from .worker import load_classifier
 
@@ -30,6 +31,7 @@ def create_app(config=None, classifier=None, feedback_access="create"):
     # The instance folder is given, not found: Flask's search for it cannot walk a namespace
     # package (mnist_mlp) installed in editable mode. The service never writes there.
     app = Flask(__name__, instance_path=str(Path(__file__).resolve().parent / "instance"))
+    app.request_class = Request
     app.config.update(settings)
     if settings["PROXY_HOPS"]:  # the client address of each request (its rate-limit bucket) from the proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings["PROXY_HOPS"], x_proto=0, x_host=0, x_prefix=0)

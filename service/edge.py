@@ -11,28 +11,39 @@ never waits on the network:
     BODY_TIMEOUT --> WSGI environ --> Flask --> status, headers, bytes --> access log line
 
 The few routes that wait on something other than the CPU (OFFLOADED: a correction waits on
-its database, a scrape reads the workers' metrics files) run instead in one of IO_THREADS
-threads, so that a locked database stalls only them, never /healthz or /predict on the same
-worker. Each has IO_DEADLINE_S to be answered, waiting included, else it is answered 503
-(the thread finishes its work unseen); when the threads and IO_QUEUE waiting requests are
-all taken, a new one is answered 503 at once. What the edge refuses itself gets the same
-JSON error shape as the app (errors.payload).
+its database, a scrape reads the workers' metrics files) run instead in threads, a few for
+each route, so that a locked database stalls only corrections: never /healthz or /predict on
+the same worker, nor a scrape, which would otherwise find every thread taken by corrections
+in the very minutes it is needed. Each has IO_DEADLINE_S to be answered, waiting included,
+else it is answered 503 (the thread finishes its work unseen); when its route's threads and
+waiting places are all taken, a new one is answered 503 at once. Whether a request is
+offloaded is asked of the app's own URL map, so that it is the route Flask will run: Werkzeug
+upper-cases the method and merges repeated slashes, so `post //feedback` is a correction too.
+What the edge refuses itself gets the same JSON error shape as the app (errors.payload).
 """
 
 import asyncio
+import functools
 import io
 import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from werkzeug.exceptions import HTTPException
+
 from .errors import payload
 from .logs import access_line
 
 JSON = "application/json"
-OFFLOADED = frozenset({("POST", "/feedback"), ("GET", "/metrics")})  # (method, path)
-IO_THREADS = 2  # per worker: the feedback store serialises its writes on one connection anyway
-IO_QUEUE = 14  # offloaded requests that may wait for a thread; a burst of the page's corrections fits
+# endpoint -> (threads, requests that may wait for one), per worker
+OFFLOADED = {
+    # the feedback store serialises its writes on one connection anyway; a burst of the page's
+    # corrections fits in the waiting places
+    "feedback.feedback": (2, 14),
+    "metrics.metrics": (1, 3),  # Prometheus scrapes one at a time
+}
+ROUTES_CACHED = 256  # (method, path) pairs whose route is remembered: every real one, not every odd one
 # Longer than the feedback store's own waits (a busy database answers its 503 first), within the
 # 2 s or so a client can expect a "try again later" in
 IO_DEADLINE_S = 2.5
@@ -47,9 +58,10 @@ class Edge:
         self.body_timeout = body_timeout
         self.log_format = log_format
         self.out = out or sys.stdout
-        self._io = ThreadPoolExecutor(IO_THREADS, thread_name_prefix="edge-io")  # threads start on first use
-        self._io_slots = threading.BoundedSemaphore(IO_THREADS + IO_QUEUE)
+        self._pools = {endpoint: _Pool(endpoint, *sizes) for endpoint, sizes in OFFLOADED.items()}
         self.on_start = on_start  # called once the worker is about to serve, its signal handlers set
+        self._routes = wsgi.url_map.bind("")
+        self._offloaded = functools.lru_cache(maxsize=ROUTES_CACHED)(self._route_offloaded)
 
     def __rsgi_init__(self, loop):
         if self.on_start is not None:
@@ -76,17 +88,28 @@ class Edge:
             return self._refusal(scope, 413, "request_too_large", self._too_large())
         except Exception as exc:  # granian's protocol errors: malformed chunks, a connection cut short
             return self._refusal(scope, 400, "bad_request", f"the request body is malformed ({exc})")
-        if (scope.method, scope.path) in OFFLOADED:
-            return await self._offload(scope, environ(scope, body, multithread=True))
+        endpoint = self._offloaded(scope.method, scope.path)
+        if endpoint is not None:
+            return await self._offload(scope, environ(scope, body, multithread=True), self._pools[endpoint])
         return call_wsgi(self.wsgi, environ(scope, body))
 
-    async def _offload(self, scope, env):
-        """(status, headers, body) from an I/O thread within the deadline; 503 when it cannot be."""
-        if not self._io_slots.acquire(blocking=False):
+    def _route_offloaded(self, method, path):
+        """The OFFLOADED endpoint Flask would answer `method` `path` with, else None."""
+        if method.upper() == "OPTIONS":
+            return None  # Flask answers it itself, without the view
+        try:
+            endpoint, _ = self._routes.match(path, method)
+        except HTTPException:  # no route, a wrong method, a redirect: the app answers at once
+            return None
+        return endpoint if endpoint in OFFLOADED else None
+
+    async def _offload(self, scope, env, pool):
+        """(status, headers, body) from one of `pool`'s threads within the deadline; 503 when it cannot be."""
+        if not pool.slots.acquire(blocking=False):
             message = "this worker's threads for slow requests are all taken; try again in a moment"
             return self._refusal(scope, 503, "server_busy", message, retry_after=1)
-        job = self._io.submit(call_wsgi, self.wsgi, env)
-        job.add_done_callback(lambda _: self._io_slots.release())  # run, or cancelled while waiting
+        job = pool.threads.submit(call_wsgi, self.wsgi, env)
+        job.add_done_callback(lambda _: pool.slots.release())  # run, or cancelled while waiting
         try:
             # on timeout the job is cancelled if it is still waiting; a running one ends on its own
             return await asyncio.wait_for(asyncio.wrap_future(job), IO_DEADLINE_S)
@@ -132,6 +155,15 @@ class _TooLarge(Exception):
     pass
 
 
+class _Pool:
+    """The threads of one offloaded route (started on first use), and the places of its requests:
+    running or waiting for a thread."""
+
+    def __init__(self, endpoint, threads, waiting):
+        self.threads = ThreadPoolExecutor(threads, thread_name_prefix=f"edge-{endpoint}")
+        self.slots = threading.BoundedSemaphore(threads + waiting)
+
+
 def environ(scope, body, multithread=False):
     """The WSGI environ (PEP 3333) of a request whose body has been read whole."""
     host, _, port = scope.server.rpartition(":")
@@ -155,6 +187,11 @@ def environ(scope, body, multithread=False):
         "wsgi.run_once": False,
     }
     for name, value in scope.headers.items():
+        if "_" in name:
+            # In the environ `X_Forwarded_For` and `X-Forwarded-For` are one name: a client's
+            # header with underscores, passed on by a proxy, would join the one the proxy wrote
+            # and could choose the address PROXY_HOPS reads. Dropped, as Gunicorn and nginx do.
+            continue
         key = name.upper().replace("-", "_")
         if key in ("CONTENT_LENGTH", "TRANSFER_ENCODING"):
             continue  # the body is whole: its length is the one above

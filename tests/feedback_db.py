@@ -86,17 +86,27 @@ def make_version_1(target, rows):
         insert(target, label, pixels, original)
 
 
-def insert(target, label, pixels, original=None, predicted=5):
+def insert(
+    target,
+    label,
+    pixels,
+    original=None,
+    predicted=5,
+    created_at="2026-01-01T00:00:00.000+00:00",
+    source="api",
+    model="m",
+):
     """One row written as another program might, bypassing the store's checks."""
     sql = (
         "INSERT INTO corrections (created_at, source, label, predicted, confidence, model, pixels, original) "
-        "VALUES ('2026-01-01T00:00:00.000+00:00', 'api', {p}, {p}, 0.5, 'm', {p}, {p})"
+        "VALUES ({p}, {p}, {p}, {p}, 0.5, {p}, {p}, {p})"
     )
+    values = (created_at, source, label, predicted, model, pixels, original)
     if target.startswith("postgresql://"):
         import psycopg
 
         with psycopg.connect(target, autocommit=True) as db:
-            db.execute(sql.format(p="%s"), (label, predicted, pixels, original))
+            db.execute(sql.format(p="%s"), values)
         return
     with contextlib.closing(sqlite3.connect(target, isolation_level=None)) as db:
-        db.execute(sql.format(p="?"), (label, predicted, pixels, original))
+        db.execute(sql.format(p="?"), values)

@@ -90,3 +90,17 @@ def test_explanations_stop_at_the_request_budget(url):
     assert "of 64 explanations" in message, message
     if url != V2:
         assert response.json["error"]["code"] == "time_budget_exceeded"
+
+
+@pytest.mark.parametrize("shape", [[64, 784], [64, 28, 28]])
+def test_the_largest_json_request_is_within_the_value_count(shape):
+    """The count of JSON values refused before parsing (service/bodies.py) leaves room for a full batch."""
+    client = create_app({"MAX_BATCH": 64}).test_client()
+    data = np.asarray(noise(64)).reshape(shape).tolist()
+    tensor = {"name": "input", "shape": shape, "datatype": "FP32", "data": data}
+    answer = client.post(V2, json={"id": "x" * 256, "inputs": [tensor], "outputs": [{"name": "digit"}]})
+    assert answer.status_code == 200, answer.get_json()
+    assert client.post("/predict", json={"inputs": data}).status_code == 200
+    limit = 64 * (784 + 28 + 1) + 1000
+    too_many = {"inputs": [tensor], "outputs": [{"name": "digit"}], "id": "," * limit}
+    assert client.post(V2, json=too_many).status_code == 413

@@ -1,4 +1,5 @@
 import gzip
+import tracemalloc
 import urllib.error
 
 import numpy as np
@@ -84,6 +85,27 @@ def test_truncated_gzip_is_reported(tmp_path):
     path.write_bytes(gzip.compress(header(2051, 1, 28, 28) + bytes(784))[:-20])
     with pytest.raises(IDXError, match="cannot decompress"):
         read_idx(path)
+
+
+def test_a_gzip_bomb_is_never_decompressed_past_its_header(tmp_path):
+    """2 MB of gzip holding 2 GB took 4.6 GB to refuse: the data is now read only as far as the
+    header declares, and a header declaring more than the limit is refused before any of it."""
+    path = tmp_path / "bomb.gz"
+    with gzip.open(path, "wb") as f:
+        f.write(header(2051, 2, 2, 2) + bytes(8))
+        for _ in range(64):
+            f.write(bytes(1 << 20))  # 64 MiB the header does not declare
+    tracemalloc.start()
+    try:
+        with pytest.raises(IDXError, match="trailing bytes"):
+            read_idx(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 << 20, peak
+    path.write_bytes(gzip.compress(header(2051, 10, 28, 28)))  # declares 7,856 bytes, holds none
+    with pytest.raises(IDXError, match="over the limit of 1000"):
+        read_idx(path, max_bytes=1000)
 
 
 def test_missing_files_and_folders_are_reported(tmp_path):

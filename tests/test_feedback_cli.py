@@ -13,9 +13,9 @@ import pytest
 from mnist_mlp.data.corrections import open_store
 from mnist_mlp.data.corrections.dataset import IMAGES_FILE, LABELS_FILE, NoCorrections, load_corrections
 from mnist_mlp.data.corrections.store import Correction
-from mnist_mlp.data.mnist.idx import read_images, read_labels
+from mnist_mlp.data.mnist.idx import read_images, read_labels, write_idx
 from tests.conftest import skip_or_fail
-from tests.feedback_db import insert, make_version_1
+from tests.feedback_db import insert, make_version_1, query
 
 FEEDBACK = [sys.executable, "-m", "mnist_mlp.scripts.feedback"]
 
@@ -104,9 +104,13 @@ def test_a_folder_without_an_export_is_refused(tmp_path):
             "nothing-here: neither a feedback database nor a folder with feedback-images-idx3-ubyte",
         ),
         ("few.sqlite3", "few.sqlite3: 1 corrections are too few to hold some out and train on the rest"),
+        ("small", "small: images of 25 pixels, not 28x28"),
     ],
 )
 def test_train_refuses_unusable_feedback_in_one_line(tmp_path, given, message):
+    (tmp_path / "small").mkdir()
+    write_idx(tmp_path / "small" / IMAGES_FILE, np.zeros((40, 5, 5)))  # not 28x28
+    write_idx(tmp_path / "small" / LABELS_FILE, np.arange(40) % 10)
     fill(str(tmp_path / "few.sqlite3"), LABELLED[:1])
     assert run("approve", "--db", str(tmp_path / "few.sqlite3"), "1").returncode == 0
     fill(str(tmp_path / "pending.sqlite3"), LABELLED)  # nobody reviewed these
@@ -127,6 +131,19 @@ ODD_ROWS = {
     "too few pixels": (dict(pixels=bytes(783)), "row 2: pixels is 783 bytes, not 784 bytes"),
     "a digit out of range": (dict(predicted=12), "row 2: predicted is 12, not a digit 0-9"),
     "pixels as text": (dict(pixels="x" * 784), f"row 2: pixels is '{'x' * 36}..., not 784 bytes"),
+    # text the review tools would print raw: terminal control sequences erasing the lines above
+    "escapes in a time": (
+        dict(created_at="2026-01-01\x1b[1A\x1b[2K"),
+        "row 2: created_at is '2026-01-01\\x1b[1A\\x1b[2K', not an ISO 8601 time",
+    ),
+    "a source of its own": (
+        dict(source="api\x1b]0;x\x07"),
+        "row 2: source is 'api\\x1b]0;x\\x07', not page or api",
+    ),
+    "a model with a newline": (
+        dict(model="m\nm"),
+        "row 2: model is 'm\\nm', not 1 to 100 printable ASCII characters",
+    ),
 }
 READERS = {
     "stats": lambda db, out: [*FEEDBACK, "stats", "--db", db],
@@ -272,3 +289,12 @@ def test_a_read_only_wal_database_with_its_shm_is_read_with_its_latest_writes(tm
         assert done.returncode != 0 and done.stderr.count("\n") == 1 and "-wal" in done.stderr, done.stderr
     finally:
         copy.chmod(0o755)
+
+
+def test_a_forged_client_key_is_one_line_not_printed(tmp_path):
+    db = str(tmp_path / "forged.sqlite3")
+    fill(db, LABELLED[:1])
+    query(db, "UPDATE corrections SET client = 'c' || char(27) || '[2J'")
+    done = run("review", "--db", db, "--sheet", str(tmp_path / "sheet.png"))
+    assert done.returncode != 0 and "\x1b" not in done.stdout + done.stderr, done
+    assert done.stderr == f"error: {db}: row 1: client is 'c\\x1b[2J', not 16 lowercase hex digits\n"

@@ -7,10 +7,12 @@ with requests in flight, a worker killed under load, and the workers' memory rea
 answers afterwards. Connections and loops are bounded in number and time.
 """
 
+import base64
 import http.client
 import io
 import json
 import os
+import shutil
 import signal
 import socket
 import struct
@@ -316,12 +318,84 @@ def test_a_batch_of_expensive_images_is_refused_before_decoding(server):
 def test_deeply_nested_json_is_a_400(server, path):
     _, port = server
     status, body, _ = request(
-        port, "POST", path, b"[" * 100_000 + b"]" * 100_000, {"Content-Type": "application/json"}
+        # deeper than Python's parser can recurse, yet within the values a request may hold
+        port,
+        "POST",
+        path,
+        b"[" * 50_000 + b"]" * 50_000,
+        {"Content-Type": "application/json"},
     )
     assert_error(
         status, body, 400, "malformed_json" if path == "/predict" else None, v2=path.startswith("/v2")
     )
     assert_still_serving(port)
+
+
+def many_values(size):
+    """A JSON body of about `size` bytes holding nothing but tiny values: "[[]]," parsed is two
+    lists, 120 bytes of Python objects from 5 bytes of JSON."""
+    return b"[" + b"[[]]," * ((size - 6) // 5) + b"[[]]]"
+
+
+def test_json_of_millions_of_tiny_values_is_refused_before_parsing():
+    """At the default 16 MiB body limit, such a body took a worker to 900 MB (the pod's limit is
+    640 MiB) and its event loop for 14 s; counted first, it is a 413 at once."""
+    with live_server.running(WORKERS="1", FEEDBACK_DB="") as (proc, base):
+        port = int(base.rpartition(":")[2])
+        body = many_values(16 * 1024 * 1024 - 100)
+        for path in ("/predict", "/v2/models/mnist/infer"):
+            status, answer, elapsed = request(port, "POST", path, body, {"Content-Type": "application/json"})
+            assert_error(
+                status, answer, 413, "json_too_large" if path == "/predict" else None, v2=path != "/predict"
+            )
+            assert elapsed < 3, elapsed
+        peak = max(status_kb(pid, "VmHWM") / 1024 for pid in workers(proc))
+        print(f"\nworker peak RSS: {peak:.0f} MB")
+        assert peak < 300, peak
+        assert_still_serving(port)
+
+
+def test_a_large_upload_needs_no_temporary_folder(tmp_path):
+    """Werkzeug spooled a multipart file of over 500 kB to the temporary folder, a small memory
+    volume in the pod: with it full or removed by a cleaner, every large upload was a 500."""
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    with live_server.running(WORKERS="1", TMPDIR=str(folder)) as (proc, base):
+        port = int(base.rpartition(":")[2])
+        assert_still_serving(port)  # the worker has started, its metrics folder made
+        for made in folder.iterdir():
+            shutil.rmtree(made)
+        folder.rmdir()
+        boundary = "b0undary"
+        upload = PNG + bytes(1_000_000)  # a PNG with a long tail, which Pillow ignores
+        body = (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="a.png"\r\n'
+            "Content-Type: image/png\r\n\r\n".encode()
+            + upload
+            + f"\r\n--{boundary}--\r\n".encode()
+        )
+        headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+        status, answer, _ = request(port, "POST", "/predict", body, headers)
+        assert status == 200 and answer["digit"] == 1, (status, answer)
+
+
+def test_a_header_with_underscores_cannot_choose_the_forwarded_client(tmp_path):
+    """Behind one proxy (PROXY_HOPS=1) the last X-Forwarded-For entry, the proxy's, names the
+    client. A client's own `X_Forwarded_For`, passed on by a proxy that allows underscores (Go's,
+    Envoy's), was joined to it in the environ and named any client it liked: a fresh rate-limit
+    bucket each time."""
+    env = {"WORKERS": "1", "PROXY_HOPS": "1", "FEEDBACK_BURST": "1", "FEEDBACK_RATE": "0.001"}
+    with live_server.running(FEEDBACK_DB=str(tmp_path / "feedback.sqlite3"), **env) as (_, base):
+        port = int(base.rpartition(":")[2])
+        statuses = []
+        for i in range(3):
+            headers = {"X-Forwarded-For": "198.51.100.7", "X_Forwarded_For": f"203.0.113.{i}"}
+            body = json.dumps({"image": base64.b64encode(PNG).decode(), "label": 1}).encode()
+            status, _, _ = request(
+                port, "POST", "/feedback", body, {"Content-Type": "application/json", **headers}
+            )
+            statuses.append(status)
+        assert statuses == [201, 429, 429]
 
 
 def test_an_answer_of_hundreds_of_megabytes_is_refused_and_the_worker_lives(server):
@@ -330,15 +404,18 @@ def test_an_answer_of_hundreds_of_megabytes_is_refused_and_the_worker_lives(serv
     proc, port = server
     wait_for_workers(proc, 2)
     before = sorted(workers(proc))
-    tensor = {"name": "input", "shape": [64, 784], "datatype": "FP32", "data": [0] * (64 * 784)}
-    request_body = {"inputs": [tensor], "outputs": [{"name": "probabilities"}] * 34_000}
-    body = json.dumps(request_body, separators=(",", ":")).encode()
-    assert len(body) < MAX_BODY
-    status, answer, elapsed = request(
-        port, "POST", "/v2/models/mnist/infer", body, {"Content-Type": "application/json"}, timeout=120
-    )
-    assert_error(status, answer, 400, v2=True)
-    assert "once" in answer["error"] and elapsed < 5, (answer, elapsed)
+    # 34,000 outputs hold more JSON values than any request needs: refused before parsing (413);
+    # 20,000 with a single input are parsed, and refused for naming an output more than once (400)
+    for batch, outputs, expected, says in ((64, 34_000, 413, "values"), (1, 20_000, 400, "once")):
+        tensor = {"name": "input", "shape": [batch, 784], "datatype": "FP32", "data": [0] * (batch * 784)}
+        request_body = {"inputs": [tensor], "outputs": [{"name": "probabilities"}] * outputs}
+        body = json.dumps(request_body, separators=(",", ":")).encode()
+        assert len(body) < MAX_BODY
+        status, answer, elapsed = request(
+            port, "POST", "/v2/models/mnist/infer", body, {"Content-Type": "application/json"}, timeout=120
+        )
+        assert_error(status, answer, expected, v2=True)
+        assert says in answer["error"] and elapsed < 5, (answer, elapsed)
     assert sorted(workers(proc)) == before
     assert_still_serving(port)
 

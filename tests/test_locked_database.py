@@ -10,6 +10,7 @@ the lock is gone corrections are stored again.
 """
 
 import base64
+import collections
 import contextlib
 import http.client
 import json
@@ -23,7 +24,7 @@ import pytest
 
 from mnist_mlp.data.corrections import open_store
 from mnist_mlp.data.corrections.store import Correction
-from tests.feedback_db import query
+from tests.feedback_db import holding_lock, query
 from tests.live_server import running
 from tests.service_fixtures import drawn_digit, encode
 
@@ -49,8 +50,8 @@ def exchange(port, method, path, body=None, headers=None):
     return *answer, time.perf_counter() - started
 
 
-def send_correction(port):
-    return exchange(port, "POST", "/feedback", CORRECTION, {"Content-Type": "application/json"})
+def send_correction(port, method="POST", path="/feedback"):
+    return exchange(port, method, path, CORRECTION, {"Content-Type": "application/json"})
 
 
 def workers(proc):
@@ -64,15 +65,16 @@ def has_open(pid, path):
     return False
 
 
-def under_lock(port, seconds, waiting):
+def under_lock(port, seconds, waiting, spellings=(("POST", "/feedback"),)):
     """Send corrections and probe for `seconds`; (probe results, correction results, workers seen
-    waiting on the database), each result (what, status, body, seconds). `waiting()` names them."""
+    waiting on the database), each result (what, status, body, seconds). `waiting()` names them.
+    Each sender sends its corrections as one of `spellings` (method, path) in turn."""
     probes, corrections, seen = [], [], set()
     stop = time.monotonic() + seconds
 
-    def sender():
+    def sender(method, path):
         while time.monotonic() < stop:
-            corrections.append(("/feedback", *send_correction(port)))
+            corrections.append(("/feedback", *send_correction(port, method, path)))
 
     def prober():
         while time.monotonic() < stop:
@@ -81,7 +83,7 @@ def under_lock(port, seconds, waiting):
             probes.append(("/predict", status, body, elapsed))
             time.sleep(0.01)  # a probe every few ms is plenty, and leaves the shared cores some room
 
-    threads = [threading.Thread(target=sender) for _ in range(SENDERS)]
+    threads = [threading.Thread(target=sender, args=spellings[i % len(spellings)]) for i in range(SENDERS)]
     threads += [threading.Thread(target=prober) for _ in range(PROBERS)]
     for thread in threads:
         thread.start()
@@ -146,6 +148,26 @@ def test_a_sqlite_write_lock_held_12_s_costs_only_feedback(tmp_path):
         assert recovered(port)
 
 
+def test_a_correction_spelt_otherwise_still_waits_off_the_event_loop(tmp_path):
+    """Werkzeug routes `post` as POST and `//feedback` as /feedback: such a correction waits on the
+    locked database in an I/O thread like any other, not on the event loop /healthz needs."""
+    path = str(tmp_path / "feedback.sqlite3")
+    existing_store(path)
+    with running(FEEDBACK_DB=path, **SERVER) as (proc, base):
+        port = int(base.rpartition(":")[2])
+        holder = sqlite3.connect(path, isolation_level=None)
+        holder.execute("BEGIN EXCLUSIVE")
+        try:
+            spellings = (("post", "/feedback"), ("POST", "//feedback"))
+            results = under_lock(
+                port, 6, lambda: {pid for pid in workers(proc) if has_open(pid, path)}, spellings
+            )
+        finally:
+            holder.execute("COMMIT")
+            holder.close()
+        check(*results, proc)
+
+
 def test_a_postgresql_table_lock_held_10_s_costs_only_feedback(empty_postgres):
     psycopg = pytest.importorskip("psycopg")
     existing_store(empty_postgres)
@@ -190,3 +212,44 @@ def test_a_sqlite_file_deleted_under_the_server_is_never_made_again(tmp_path):
         time.sleep(1)  # the new worker serving
         statuses = {send_correction(port)[0] for _ in range(20)}  # fresh connections: both workers
         assert statuses == {503} and not db.exists(), statuses
+
+
+def test_the_edge_offloads_the_routes_flask_runs_whatever_their_spelling(tmp_path):
+    from mnist_mlp.service import create_app
+    from mnist_mlp.service.edge import Edge
+
+    edge = Edge(create_app({"FEEDBACK_DB": str(tmp_path / "feedback.sqlite3")}), 1_000_000, 10.0)
+    offloaded = [("POST", "/feedback"), ("post", "/feedback"), ("POST", "//feedback"), ("HEAD", "/metrics")]
+    inline = [("POST", "/predict"), ("GET", "/feedback"), ("OPTIONS", "/feedback"), ("POST", "/feedback/")]
+    found = [edge._offloaded(*request) for request in offloaded + inline]
+    assert found == ["feedback.feedback"] * 3 + ["metrics.metrics"] + [None] * 4
+
+
+def test_a_flood_of_corrections_on_a_locked_database_leaves_scrapes_their_threads(tmp_path):
+    """Corrections and scrapes shared one worker's threads: with the database locked, 40 clients'
+    corrections held them all and every GET /metrics was a 503 (server_busy)."""
+    path = str(tmp_path / "feedback.sqlite3")
+    existing_store(path)
+    with running(FEEDBACK_DB=path, **SERVER) as (_, base):
+        port = int(base.rpartition(":")[2])
+        stop = time.monotonic() + 6
+        scrapes = []
+
+        def sender():
+            while time.monotonic() < stop:
+                send_correction(port)
+
+        senders = [threading.Thread(target=sender) for _ in range(40)]
+        with holding_lock(path, at_most=8):
+            for thread in senders:
+                thread.start()
+            time.sleep(1)  # the threads and waiting places of corrections taken
+            while time.monotonic() < stop:
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+                connection.request("GET", "/metrics")
+                scrapes.append(connection.getresponse().status)
+                connection.close()
+                time.sleep(0.05)
+            for thread in senders:
+                thread.join(timeout=30)
+        assert len(scrapes) > 20 and set(scrapes) == {200}, collections.Counter(scrapes)

@@ -70,6 +70,8 @@ def load_corrections(target, statuses=("approved",)):
     images, labels = read_images(folder / IMAGES_FILE), read_labels(folder / LABELS_FILE)
     if len(images) != len(labels):
         raise NoCorrections(f"{target}: {len(images)} images but {len(labels)} labels")
+    if images.shape[1] != INPUTS:
+        raise NoCorrections(f"{target}: images of {images.shape[1]} pixels, not {SIDE}x{SIDE}")
     ids = np.arange(1, len(labels) + 1, dtype=np.int64)
     return Corrections(images.reshape(len(images), -1), labels.astype(np.int64), ids, (None,) * len(labels))
 

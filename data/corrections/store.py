@@ -51,6 +51,7 @@ MAX_ORIGINAL_BYTES = 256 * 1024  # a drawn digit's PNG is a few kB; a 16 MB phot
 MAX_MODEL_ID = 100  # characters of `model` and `shown_model`
 MODEL_ID = re.compile(rf"[\x21-\x7e]{{1,{MAX_MODEL_ID}}}")  # printable ASCII, no spaces
 CLIENT_KEY = re.compile(r"[0-9a-f]{16}")  # the service's keyed hash of an address, never the address
+TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?([+-]\d\d:\d\d|Z)?")  # as _now writes it
 # The whole store: at 2 kB a drawing, 100,000 corrections are 200 MB; a flood of large uploads
 # stops at 1 GiB. Reached, writes answer StoreFull until rows are pruned or the caps raised.
 DEFAULT_MAX_ROWS = 100_000
@@ -438,9 +439,12 @@ def _stored(describe, row):
     number = isinstance(confidence, float | int) and math.isfinite(confidence)
     check(number, "confidence", confidence, "a number")
     check(isinstance(pixels, bytes) and len(pixels) == SIDE * SIDE, "pixels", pixels, f"{SIDE * SIDE} bytes")
-    for name, value in (("created_at", created_at), ("source", source), ("model", model)):
-        check(isinstance(value, str), name, value, "text")
-    check(client is None or isinstance(client, str), "client", client, "text")
+    # The text fields are printed by the review tools: checked as strictly as they are written, so
+    # that a forged row cannot carry a terminal's control sequences (erasing the lines above it).
+    check(_matches(TIMESTAMP, created_at), "created_at", created_at, "an ISO 8601 time")
+    check(source in SOURCES, "source", source, " or ".join(SOURCES))
+    check(_is_model_id(model), "model", model, f"1 to {MAX_MODEL_ID} printable ASCII characters")
+    check(client is None or _matches(CLIENT_KEY, client), "client", client, "16 lowercase hex digits")
     check(status in STATUSES, "status", status, " or ".join(STATUSES))
     image = np.frombuffer(bytes(pixels), dtype=np.uint8).reshape(SIDE, SIDE)
     return Stored(

@@ -14,45 +14,63 @@ import numpy as np
 IMAGES_MAGIC = 2051
 LABELS_MAGIC = 2049
 UNSIGNED_BYTE = 0x08
+# MNIST's largest file is 47 MB; an export of a full feedback store (100,000 corrections) is 78 MB.
+MAX_IDX_BYTES = 1024**3
 
 
 class IDXError(ValueError):
     """A file that is not a valid IDX file; the message names the file and the fault."""
 
 
-def read_idx(path, expected_magic=None):
-    """The array stored in an IDX file (uint8), its shape read from the header."""
+def read_idx(path, expected_magic=None, max_bytes=MAX_IDX_BYTES):
+    """The array stored in an IDX file (uint8), its shape read from the header.
+
+    The header is read first and the data after it only as far as the header says (and one
+    byte more, to tell trailing bytes): a gzip bomb is never decompressed past what it declares,
+    and a file that declares more than `max_bytes` is refused before its data is read.
+    """
     path = Path(path)
     try:
         with open(path, "rb") as raw:
             gzipped = raw.read(2) == b"\x1f\x8b"
         opener = gzip.open if gzipped else open
         with opener(path, "rb") as f:
-            content = f.read()
+            shape, header_size = _header(path, f, expected_magic)
+            expected_size = header_size + int(np.prod(shape, dtype=np.int64))
+            if expected_size > max_bytes:
+                raise IDXError(
+                    f"{path}: header says shape {shape} ({expected_size} bytes), over the limit of "
+                    f"{max_bytes}"
+                )
+            data = f.read(expected_size - header_size + 1)
     except FileNotFoundError:
         raise IDXError(f"{path}: no such file") from None
     except (OSError, EOFError) as exc:  # gzip raises these for truncated or corrupt streams
         raise IDXError(f"{path}: cannot decompress ({exc})") from None
+    size = header_size + len(data)
+    if size != expected_size:
+        problem = "truncated" if size < expected_size else "has trailing bytes"
+        found = f"file has {size}" if size < expected_size else "file has more"
+        raise IDXError(f"{path}: {problem}: header says shape {shape} ({expected_size} bytes), {found}")
+    return np.frombuffer(data, dtype=np.uint8).reshape(shape)
 
-    if len(content) < 4:
-        raise IDXError(f"{path}: too short for an IDX header ({len(content)} bytes)")
-    zeros, dtype_code, ndim = struct.unpack(">HBB", content[:4])
+
+def _header(path, f, expected_magic):
+    """(shape, header size) read from the open IDX file `f`."""
+    head = f.read(4)
+    if len(head) < 4:
+        raise IDXError(f"{path}: too short for an IDX header ({len(head)} bytes)")
+    zeros, dtype_code, ndim = struct.unpack(">HBB", head)
     magic = (dtype_code << 8) | ndim
     if zeros != 0 or dtype_code != UNSIGNED_BYTE or ndim == 0:
-        raise IDXError(f"{path}: bad magic number 0x{content[:4].hex()}, not an unsigned-byte IDX file")
+        raise IDXError(f"{path}: bad magic number 0x{head.hex()}, not an unsigned-byte IDX file")
     if expected_magic is not None and magic != expected_magic:
         raise IDXError(f"{path}: magic number {magic}, expected {expected_magic}")
     header_size = 4 + 4 * ndim
-    if len(content) < header_size:
-        raise IDXError(f"{path}: header truncated ({len(content)} of {header_size} bytes)")
-    shape = struct.unpack(f">{ndim}I", content[4:header_size])
-    expected_size = header_size + int(np.prod(shape, dtype=np.int64))
-    if len(content) != expected_size:
-        problem = "truncated" if len(content) < expected_size else "has trailing bytes"
-        raise IDXError(
-            f"{path}: {problem}: header says shape {shape} ({expected_size} bytes), file has {len(content)}"
-        )
-    return np.frombuffer(content, dtype=np.uint8, offset=header_size).reshape(shape)
+    dims = f.read(4 * ndim)
+    if len(dims) < 4 * ndim:
+        raise IDXError(f"{path}: header truncated ({4 + len(dims)} of {header_size} bytes)")
+    return struct.unpack(f">{ndim}I", dims), header_size
 
 
 def write_idx(path, array):
