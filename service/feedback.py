@@ -25,11 +25,10 @@ from flask import Blueprint, current_app, jsonify, request
 from ..data.feedback_store import SOURCES, Correction, InvalidCorrection, StoreFull, StoreUnavailable
 from ..data.preprocess import PreprocessError, preprocess
 from ..model.contract import SIDE, to_pixels
-from .bodies import json_body
+from .bodies import base64_image, json_body
 from .clients import current_client
 from .cors import from_own_page
 from .errors import ApiError, from_preprocess
-from .predict import base64_image
 
 log = logging.getLogger(__name__)
 bp = Blueprint("feedback", __name__)

@@ -13,16 +13,13 @@ Each request stays within its budget (service/budget.py): at most MAX_BATCH inpu
 that cannot exceed MAX_ANSWER_BYTES, and REQUEST_BUDGET seconds of work.
 """
 
-import base64
-import binascii
-
 import numpy as np
 from flask import Blueprint, current_app, jsonify, request
 
 from ..data.preprocess import PreprocessError, pixel_count, preprocess
 from ..data.preview import data_url, input_png
 from ..model.contract import prepared_inputs
-from .bodies import json_body
+from .bodies import base64_image, json_body
 from .budget import Deadline, check_answer
 from .errors import ApiError, from_preprocess
 from .explain import explanations
@@ -149,21 +146,6 @@ def _check_batch_pixels(blobs, limit):
         raise ApiError(
             413, "batch_too_large", f"the batch holds {total} pixels in all; the limit is {limit} pixels"
         )
-
-
-def base64_image(value, where):
-    if not isinstance(value, str):
-        raise ApiError(400, "bad_request", f"'{where}' must be a base64 string or a data: URL")
-    if value.startswith("data:"):
-        header, comma, value = value.partition(",")
-        if not comma or not header.endswith(";base64"):
-            raise ApiError(
-                400, "bad_request", f"'{where}' must be a base64 data: URL (data:image/png;base64,...)"
-            )
-    try:
-        return base64.b64decode("".join(value.split()), validate=True)
-    except (binascii.Error, ValueError):
-        raise ApiError(400, "bad_base64", f"'{where}' is not valid base64") from None
 
 
 def _prepared(value, where):

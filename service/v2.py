@@ -15,7 +15,6 @@ import math
 
 from flask import Blueprint, current_app, jsonify, request
 
-from ..model.calibration import is_uncertain
 from ..model.contract import CLASSES, INPUTS, SIDE, prepared_inputs
 from ..model.version import DISTRIBUTION, project_version
 from .bodies import json_body
@@ -99,16 +98,16 @@ def infer(name):
     request_id = _request_id(body)
     check_answer(shape[0], clf.layer_sizes, explain=explain)
     inputs = _inputs(shape, data)
-    probs = clf.predict_proba(inputs)
-    digits, confidence = probs.argmax(axis=1), probs.max(axis=1)
-    uncertain = is_uncertain(confidence, clf.uncertain_threshold)
-    count_predictions(
-        {"digit": int(d), "confidence": float(c), "uncertain": bool(u)}
-        for d, c, u in zip(digits, confidence, uncertain)
-    )
+    answers = clf.answers(inputs)
+    count_predictions(answers)
+    n = len(answers)
     tensors = {
-        "probabilities": {"datatype": "FP32", "shape": list(probs.shape), "data": probs.ravel().tolist()},
-        "digit": {"datatype": "INT64", "shape": [len(digits)], "data": digits.tolist()},
+        "probabilities": {
+            "datatype": "FP32",
+            "shape": [n, CLASSES],
+            "data": [p for a in answers for p in a["probabilities"]],  # row-major
+        },
+        "digit": {"datatype": "INT64", "shape": [n], "data": [a["digit"] for a in answers]},
     }
     answer = {
         "model_name": MODEL_NAME,
