@@ -1,7 +1,8 @@
 """MkDocs hooks: the site shows files that live elsewhere in the repository, without copying them.
 
 - SECURITY.md, CHANGELOG.md and the model card stay where people look for them (the root, beside
-  the weights) and become pages of the site at build time.
+  the weights) and become pages of the site at build time, their nested lists indented as MkDocs
+  expects.
 - A page's link to a line range of a source file, `[fit](../model/training.py#L171-L228)` as in
   how-it-works.md (it works on GitHub as written), would leave the site. Each source file so
   linked becomes a page of its own, its lines numbered, and the link opens it at the first line.
@@ -33,6 +34,8 @@ def on_files(files, config):
 
 
 def on_page_markdown(markdown, page, config, files):
+    if page.file.src_uri in PAGES:
+        markdown = nested_as_mkdocs_reads_them(markdown)
     here = posixpath.dirname(page.file.src_uri)
 
     def into_site(match):
@@ -49,6 +52,19 @@ def on_page_content(html, page, config, files):
     if page.file.src_uri.startswith(f"{CODE_DIR}/"):
         page.present_anchor_ids |= set(re.findall(r'\bid="(__codelineno-[\w-]+)"', html))
     return html
+
+
+def nested_as_mkdocs_reads_them(markdown):
+    """The root files are written for GitHub, which nests a list under two spaces of indentation;
+    Python-Markdown nests only under four. Indented lines outside code blocks get twice the indent."""
+    lines, in_code = [], False
+    for line in markdown.splitlines(keepends=True):
+        if line.lstrip().startswith("```"):
+            in_code = not in_code
+        elif not in_code and line.startswith(" ") and line.strip():
+            line = " " * (len(line) - len(line.lstrip(" "))) + line
+        lines.append(line)
+    return "".join(lines)
 
 
 def linked_sources(docs_dir):

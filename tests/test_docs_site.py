@@ -80,3 +80,16 @@ def test_each_kind_of_broken_link_fails_the_build(tmp_path):
             link,
             done.stderr,
         )
+
+
+def test_the_root_files_nested_lists_stay_nested_on_the_site():
+    import markdown
+
+    spec = importlib.util.spec_from_file_location("docs_hooks", REPO / "docs" / "hooks.py")
+    hooks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hooks)
+    written_for_github = "- a\n  - b\n  continued\n\n```\n  code\n```\n"
+    assert "<ul>\n<li>b" not in markdown.markdown(written_for_github)  # as Python-Markdown reads it
+    shown = hooks.nested_as_mkdocs_reads_them(written_for_github)
+    assert shown == "- a\n    - b\n    continued\n\n```\n  code\n```\n"
+    assert "<ul>\n<li>b\ncontinued</li>" in markdown.markdown(shown)
