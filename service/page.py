@@ -1,4 +1,5 @@
-"""GET /: the draw-a-digit page (templates/index.html with static/app.js and static/app.css).
+"""The pages for people: GET /, the draw-a-digit page (templates/index.html, static/app.css and
+static/app.js, the entry of the page's ES modules), and GET /model/card, the model card.
 
 The page is plain HTML, CSS and JavaScript served by the app itself: no CDN, no build
 step, so it works offline. It is sent with a strict Content-Security-Policy: scripts and
@@ -13,6 +14,8 @@ from functools import cache
 from importlib import resources
 
 from flask import Blueprint, current_app, render_template, url_for
+
+from ..data.drawing import page_pen
 
 bp = Blueprint("page", __name__)
 
@@ -50,6 +53,7 @@ def index():
         asset=asset_url,
         max_bytes=current_app.config["MAX_CONTENT_LENGTH"],
         max_pixels=current_app.config["MAX_PIXELS"],
+        pen=page_pen(),  # the renderer of page-like digits reads the same (data/drawing.py)
         hidden_sizes=current_app.extensions["classifier"].layer_sizes[1:-1],
         feedback=current_app.extensions["feedback"] is not None,  # no correction buttons when off
     )
@@ -63,6 +67,14 @@ def protect_documents(response):
         for name, value in DOCUMENT_HEADERS.items():
             response.headers.setdefault(name, value)
     return response
+
+
+@bp.get("/model/card")
+def model_card():
+    """The served weights' model card for people (GET /model has the same as JSON)."""
+    classifier = current_app.extensions["classifier"]
+    html = render_template("model_card.html", asset=asset_url, model=classifier, meta=classifier.metadata)
+    return current_app.response_class(html, mimetype="text/html", headers=PAGE_HEADERS)
 
 
 def asset_url(name):

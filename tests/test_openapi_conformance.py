@@ -120,6 +120,7 @@ EXCHANGES = [
     ("get", "/model", "/model", {}, 200),
     ("get", "/metrics", "/metrics", {}, 200),
     ("get", "/openapi.json", "/openapi.json", {}, 200),
+    ("get", "/model/card", "/model/card", {}, 200),
     ("get", "/docs", "/docs", {}, 200),
     ("get", "/v2", "/v2", {}, 200),
     (

@@ -62,6 +62,7 @@ def test_the_wheel_installs_one_top_level_package(wheel):
     assert packages == {"mnist_mlp"}, packages
     for data in (
         "mnist_mlp/model/weights/mnist_mlp.npz",
+        "mnist_mlp/data/drawing.json",
         "mnist_mlp/service/static/app.js",
         "mnist_mlp/service/templates/index.html",
         "mnist_mlp/service/templates/docs.html",

@@ -328,7 +328,13 @@ def test_a_cleaned_temp_folder_and_a_bad_file_do_not_stop_a_server_whose_worker_
     env = {"MODEL_PATH": str(current), "WORKERS": "2", "TMPDIR": str(temp)}
     with running(stderr=log, **env) as (proc, base):
         wait_for(base, model_id(good[0]))
-        assert list(temp.iterdir())  # the metrics folder at least
+        # both workers started, so that the cleaning below happens to a running server: the
+        # model's gauge is the last file a starting worker makes in the metrics folder
+        (metrics,) = temp.glob("mnist-metrics-*")
+        until(
+            lambda: all((metrics / f"gauge_livemax_{pid}.db").exists() for pid in worker_pids(proc)),
+            "2 workers",
+        )
         shutil.copyfile(corrupt, current)
         for made in temp.iterdir():
             shutil.rmtree(made)
