@@ -1,7 +1,8 @@
-"""The commands of the documentation site stay true.
+"""The commands of the documentation site and of the README stay true.
 
-- Every option a page gives to one of the project's tools exists: each `mnist-*` command and each
-  `python -m` module of the project in a ```sh block is checked against that tool's own `--help`.
+- Every option a page (or the README) gives to one of the project's tools exists: each `mnist-*`
+  command and each `python -m` module of the project in a ```sh block is checked against that
+  tool's own `--help`.
 - Every `curl` example, and every Python example that calls the API, runs against the real server
   (`mnist-serve`, with corrections and the admin route on) and gets the answer the page shows:
   JSON without an error, holding the keys the comment beside the command names.
@@ -30,7 +31,8 @@ from tests.live_server import running
 from tests.tools import console_script
 
 DOCS = REPO / "docs"
-PAGES = sorted(DOCS.glob("*.md"))
+# The site's pages and the README, which is the way in to them.
+PAGES = [*sorted(DOCS.glob("*.md")), REPO / "README.md"]
 # What the site shows of files kept elsewhere (docs/hooks.py).
 SHOWN = [REPO / "SECURITY.md", REPO / "CHANGELOG.md", REPO / "model" / "weights" / "MODEL_CARD.md"]
 SAMPLE = REPO / "scripts" / "samples" / "page-digit.png"
