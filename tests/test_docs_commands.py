@@ -249,7 +249,4 @@ def test_the_onnx_example_runs(user_folder):
 def test_no_page_names_an_issue_or_a_folder_outside_the_repository(page):
     text = page.read_text()
     assert not re.search(r"\bissues? \d+", text, re.I), page
-    if (
-        page.name != "how-it-works.md"
-    ):  # its commands read ../shared/mnist: tests/test_how_it_works.py replaces it
-        assert "../shared" not in text, page
+    assert "../shared" not in text, page
