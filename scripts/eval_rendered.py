@@ -18,7 +18,7 @@ disjoint training kinds. The report says whether the weights were trained with o
 
 Writes the JSON report, REPORT.samples.png (ten examples per style: the upload above,
 the 28x28 network input below, "label>prediction" in green / red, orange when flagged)
-and, with --markdown, the tables for the README.
+and, with --markdown, the tables for the Results page (docs/results.md).
 """
 
 import json
@@ -64,7 +64,7 @@ def parse_args(argv=None):
         "--per-style", type=int, default=100, help="images per digit style and non-digit category"
     )
     cli.add_argument("--seed", type=int, default=0, help="seed of the rendered sets")
-    cli.add_argument("--markdown", type=Path, help="also write the README tables here")
+    cli.add_argument("--markdown", type=Path, help="also write the Results page's tables here")
     args = cli.parse_args(argv)
     if args.per_style < 1:
         cli.error("--per-style must be at least 1")
@@ -209,7 +209,7 @@ def print_tables(report, out=None):
 
 
 def markdown(report):
-    """The README tables."""
+    """The Results page's tables."""
     digits, others, test = report["rendered_digits"], report["non_digits"], report["mnist_test"]
     lines = ["| digit style | n | accuracy | flagged (uncertain + refused) |", "|---|---:|---:|---:|"]
     for name, s in [*digits["by_style"].items(), ("**all**", digits["overall"])]:

@@ -142,7 +142,7 @@ def png_bytes(image):
 
 
 def retrain(small_mnist, before, db, out, *options):
-    """The README's retraining command, at this test's scale."""
+    """The retraining command of docs/training.md, at this test's scale."""
     command = [*TRAIN, "--data-dir", str(small_mnist), "--feedback", db, "--feedback-baseline", str(before)]
     return subprocess.run(
         [*command, "--out", str(out), *options], capture_output=True, text=True, timeout=300

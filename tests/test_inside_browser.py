@@ -4,7 +4,7 @@ After a digit is drawn the panel shows the input with its heatmap (#saliency), t
 between "evidence for 7" and "7 rather than 1", the hidden units and the logits; a unit's
 pattern opens on hover, on tap and from the keyboard. Screenshots of each state go under
 $ARTIFACTS_DIR/browser, beside the page's own; UPDATE_SCREENSHOT=1 also copies the light
-desktop panel to docs/inside.png for the README.
+desktop panel to docs/inside.png, which docs/page.md shows.
 """
 
 import base64

@@ -5,7 +5,7 @@ button, its loss curve is drawn while it trains, a digit drawn with the mouse is
 by the network mid-training, Stop stops it, Save downloads weights that load; an experiment
 linked by its fragment runs with one click and shows the NaN guard's message. Screenshots
 (desktop 1280x800, phone 390x844, dark) go to $ARTIFACTS_DIR/lab (default artifacts/lab);
-UPDATE_SCREENSHOT=1 also copies the desktop one to docs/lab.png for the README.
+UPDATE_SCREENSHOT=1 also copies the desktop one to docs/lab.png, which docs/lab.md shows.
 """
 
 import os

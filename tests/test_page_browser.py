@@ -7,7 +7,7 @@ to /predict must name >= 90 % of them correctly. Clear, Undo, keyboard shortcuts
 upload and drop, the error states (413, 422, service down, slow network) and the
 "not sure" state are checked too, and a screenshot of each state is saved under
 $ARTIFACTS_DIR/browser (default: artifacts/browser in the repository, which git ignores).
-UPDATE_SCREENSHOT=1 also copies the desktop screenshot to docs/screenshot.png for the README,
+UPDATE_SCREENSHOT=1 also copies the desktop screenshot to docs/screenshot.png for the README and the site,
 and UPDATE_BENCH_SAMPLE=1 rewrites the page PNG that benchmarks/bench_service.py sends.
 
 Playwright's own browser download is not reachable here, so the system chromium is used.

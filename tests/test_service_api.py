@@ -174,7 +174,7 @@ def test_openapi_document_is_valid_and_lists_routes(app, client):
     document = client.get("/openapi.json").json
     validate(document)
     # The documented routes: all but the drawing page, static files (the page's and Swagger UI's)
-    # and the operator's POST /admin/reload (README, "New weights without a restart").
+    # and the operator's POST /admin/reload (docs/deployment.md, "New weights without a restart").
     unlisted = ("static", "page.index", "docs.static", "admin.reload")
     api = [r for r in app.url_map.iter_rules() if r.endpoint not in unlisted]
     rules = {re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", r.rule) for r in api}
