@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from mnist_mlp.data import fingerprint
 from mnist_mlp.data.idx import IDXError
 from mnist_mlp.lab import runs as runs_module
 from mnist_mlp.lab.app import create_app
@@ -357,6 +358,27 @@ def test_the_saved_weights_are_the_runs_and_load_as_a_classifier(client, tmp_pat
     from mnist_mlp.data.preprocess import preprocess
 
     assert classifier.predict(preprocess(drawing)[None])[0] == served["digit"]
+
+
+def test_a_download_does_not_draw_the_training_set_again(client, tmp_path, monkeypatch):
+    """The training set is drawn and hashed once, when the run starts: for each download it
+    would cost up to 90 MB and half a second, and a page can ask for many at once."""
+    run_id = start(client, SMALL)
+    wait_for(client, run_id, ended)
+
+    def drawn_again(self, size, seed):
+        raise AssertionError("the training set was drawn again for a download")
+
+    monkeypatch.setattr(LabData, "training_set", drawn_again)
+    answer = client.get(f"/api/runs/{run_id}/weights.npz")
+    assert answer.status_code == 200
+    path = tmp_path / "lab.npz"
+    path.write_bytes(answer.data)
+    _, meta = load_weights(path)
+    monkeypatch.undo()
+    lab_data = client.application.extensions["lab_runs"].data
+    assert meta["data_fingerprint"] == fingerprint(*lab_data.training_set(SMALL["train_size"], 0))
+    assert meta["train_size"] == SMALL["train_size"]
 
 
 def test_the_data_folder_must_hold_mnist(tmp_path):
