@@ -7,6 +7,7 @@ trains for real, on threads, in seconds. BLAS is held to one thread while it doe
 
 import base64
 import io
+import json
 import math
 import re
 import time
@@ -188,7 +189,7 @@ def test_zero_init_stays_at_chance_with_no_gradient_below_the_last_layer(client)
         ({"epochs": True}, "epochs", "got True"),
         ({"epochs": 201}, "epochs", "from 1 to 200"),
         ({"train_size": 10**9}, "train_size", "train_size must be an integer from 100 to 5000"),
-        ({"seed": -1}, "seed", "from 0 to 4.29497e+09"),
+        ({"seed": -1}, "seed", "seed must be an integer from 0 to 4294967295, got -1"),
         (
             {"hidden": [0]},
             "hidden",
@@ -213,6 +214,23 @@ def test_bad_settings_get_a_400_naming_the_setting_and_its_bounds(client, body, 
     if setting not in ("colour",):
         assert error["bounds"]
     assert client.get("/api/runs").get_json()["runs"] == []  # nothing started
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        json.dumps({"x" * 500_000: 1}),
+        json.dumps({"hidden": [7] * 200_000}),
+        json.dumps({"init": "z" * 500_000}),
+        json.dumps({"lr": [[[[["deep"] * 100] * 10] * 10] * 10]}),
+        '{"epochs": 1' + "0" * 4000 + "}",
+    ],
+    ids=["name", "hidden", "choice", "nested", "number"],
+)
+def test_a_400_quotes_only_the_start_of_a_huge_setting(client, body):
+    answer = client.post("/api/runs", data=body, content_type="application/json")
+    assert answer.status_code == 400 and answer.get_json()["error"]["code"] == "bad_setting"
+    assert len(answer.data) < 1000
 
 
 def test_the_images_seen_are_bounded_too():
