@@ -34,6 +34,13 @@ def create_app(config=None):
     app.extensions["lab_code"] = view_code()
     errors.init_app(app)
     guard.init_app(app)
+    app.after_request(_no_sniffing)
     app.register_blueprint(api.bp)
     app.register_blueprint(page.bp)
     return app
+
+
+def _no_sniffing(response):
+    """Every answer is read as the type it says: a JSON error quoting a request is never HTML."""
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response

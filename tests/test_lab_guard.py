@@ -106,3 +106,17 @@ def test_a_name_rebound_to_loopback_is_refused(app, host):
 def test_the_lab_answers_the_names_it_listens_on(lab_data, listening_on, host, status):
     client = create_app({"DATA": lab_data, "HOST": listening_on}).test_client()
     assert client.get("/api/runs", headers={"Host": host}).status_code == status
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/"),
+        ("GET", "/api/runs"),
+        ("GET", "/static/lab.js"),
+        ("GET", "/nope"),
+        ("POST", "/api/runs/9/stop"),
+    ],
+)
+def test_no_answer_is_sniffed_as_another_type(app, method, path):
+    assert app.test_client().open(path, method=method).headers["X-Content-Type-Options"] == "nosniff"
