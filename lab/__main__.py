@@ -9,7 +9,8 @@ process, and nothing is written to disk: a run's weights exist as a file only wh
 downloads them.
 
 There is no authentication: anyone who reaches the address can start and stop runs, so the
-default is loopback, and HOST=0.0.0.0 is for a machine and network you trust.
+default is loopback, and HOST=0.0.0.0 is for a machine and network you trust. Browsers' pages
+from other sites are refused, by name or by DNS rebinding (lab/guard.py).
 
 BLAS: each run's matrix products use one thread (OPENBLAS_NUM_THREADS=1 and its kin, unless
 set already), as two runs may train at once on a two-core machine. A second BLAS thread per
@@ -85,7 +86,7 @@ def _server(host, port, args):
     except OSError as exc:
         raise StartupError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     try:
-        server.app = create_app({"DATA_DIR": args.data_dir, "DATA_HOME": args.data_home})
+        server.app = create_app({"DATA_DIR": args.data_dir, "DATA_HOME": args.data_home, "HOST": host})
     except (DataUnavailable, IDXError) as exc:
         server.server_close()
         raise StartupError(exc) from None

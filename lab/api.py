@@ -20,7 +20,6 @@ from flask import Blueprint, current_app, jsonify, request, url_for
 
 from ..data.imaging.preprocess import preprocess
 from ..data.imaging.preview import data_url, input_png
-from ..data.mnist import fingerprint
 from ..model import save_weights
 from ..model.calibration import calibrate
 from ..model.contract import INPUT_MEANING
@@ -114,7 +113,6 @@ def weights(run_id):
     run = runs().get(run_id)
     model = run.snapshot()
     data = runs().data
-    x_train, y_train = data.training_set(run.settings.train_size, run.settings.seed)
     metadata = {
         "trained_by": "mnist-lab",
         "lab_run": {"id": run.id, "state": run.state, "message": run.message, "step": run.history.step},
@@ -123,8 +121,8 @@ def weights(run_id):
         "seed": run.settings.seed,
         "input_scaling": INPUT_MEANING,
         "data_source": data.source,
-        "data_fingerprint": fingerprint(x_train, y_train),
-        "train_size": len(x_train),
+        "data_fingerprint": run.data_fingerprint,
+        "train_size": run.settings.train_size,
         "val_size": len(data.x_val),
         # fitted on the lab's validation images, as mnist-train does on its validation split
         **calibrate(logits_of(model, data.x_val), data.y_val),

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from . import api, dataset, errors, page
+from . import api, dataset, errors, guard, page
 from .code import view_code
 from .runs import MAX_KEPT, MAX_RUNNING, Runs
 
@@ -20,6 +20,7 @@ DEFAULTS = {
     "MAX_KEPT": MAX_KEPT,
     "DATA_DIR": None,
     "DATA_HOME": None,
+    "HOST": "127.0.0.1",  # the address it listens on: requests must name it, or localhost (lab/guard.py)
 }
 
 
@@ -32,6 +33,14 @@ def create_app(config=None):
     app.extensions["lab_runs"] = Runs(data, settings["MAX_RUNNING"], settings["MAX_KEPT"])
     app.extensions["lab_code"] = view_code()
     errors.init_app(app)
+    guard.init_app(app)
+    app.after_request(_no_sniffing)
     app.register_blueprint(api.bp)
     app.register_blueprint(page.bp)
     return app
+
+
+def _no_sniffing(response):
+    """Every answer is read as the type it says: a JSON error quoting a request is never HTML."""
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response

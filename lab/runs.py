@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 
+from ..data.mnist import fingerprint
 from ..model import MLP
 from ..model.training import TrainConfig, fit
 from .history import History
@@ -42,6 +43,8 @@ class Run:
         self.message = "training"
         self.created = time.time()
         self.training_set = data.training_set(settings.train_size, settings.seed)  # dropped once trained
+        # for the weights' metadata: hashed once here, not again for every download
+        self.data_fingerprint = fingerprint(*self.training_set)
         self.history = History(data, *self.training_set)
         self.thread = threading.Thread(target=self._train, name=f"lab-run-{run_id}", daemon=True)
 

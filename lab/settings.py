@@ -11,6 +11,7 @@ keep the machine busy for hours.
 """
 
 import math
+import reprlib
 from dataclasses import asdict, dataclass
 
 from ..model.contract import CLASSES, INPUTS
@@ -26,6 +27,13 @@ MIN_TRAIN_SIZE = 100
 SEED = (0, 2**32 - 1)
 MAX_STEPS = 100_000  # epochs x ceil(train_size / batch_size): Python's fixed cost per step
 MAX_IMAGES = 1_200_000  # epochs x train_size: 20 epochs of the whole training set
+
+
+# what a 400 quotes of the request: enough to recognise it, never the whole body again
+SHOWN = reprlib.Repr()
+SHOWN.maxstring = SHOWN.maxother = 60
+SHOWN.maxlist = SHOWN.maxdict = 8
+SHOWN.maxlevel = 3
 
 
 class BadSetting(ValueError):
@@ -86,7 +94,11 @@ def parse_settings(given, pool_size):
     unknown = sorted(set(given) - set(RunSettings.__dataclass_fields__))
     if unknown:
         known = ", ".join(RunSettings.__dataclass_fields__)
-        raise BadSetting(unknown[0], None, f"unknown setting {unknown[0]!r}; the settings are {known}")
+        raise BadSetting(
+            unknown[0][: SHOWN.maxstring],
+            None,
+            f"unknown setting {SHOWN.repr(unknown[0])}; the settings are {known}",
+        )
     values = {"train_size": min(RunSettings.train_size, pool_size)}
     for name, value in given.items():
         if name == "hidden":
@@ -120,14 +132,15 @@ def _number(name, value, limit, kind):
     ok = isinstance(value, types) and not isinstance(value, bool) and low <= value <= high  # NaN fails too
     if not ok:
         what = "an integer" if kind is int else "a number"
-        raise BadSetting(name, limit, f"{name} must be {what} from {low:g} to {high:g}, got {value!r}")
+        low, high = (f"{low:g}", f"{high:g}") if kind is float else (low, high)
+        raise BadSetting(name, limit, f"{name} must be {what} from {low} to {high}, got {SHOWN.repr(value)}")
     return kind(value)
 
 
 def _choice(name, value, limit):
     if not isinstance(value, str) or value not in limit["choices"]:
         choices = ", ".join(limit["choices"])
-        raise BadSetting(name, limit, f"{name} must be one of {choices}, got {value!r}")
+        raise BadSetting(name, limit, f"{name} must be one of {choices}, got {SHOWN.repr(value)}")
     return value
 
 
@@ -142,6 +155,6 @@ def _hidden(value, limit):
             "hidden",
             limit,
             f"hidden must be a list of {layers[0]} to {layers[1]} layer sizes, each an integer from "
-            f"{low} to {high}, got {value!r}",
+            f"{low} to {high}, got {SHOWN.repr(value)}",
         )
     return tuple(value)

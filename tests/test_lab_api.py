@@ -7,6 +7,7 @@ trains for real, on threads, in seconds. BLAS is held to one thread while it doe
 
 import base64
 import io
+import json
 import math
 import re
 import time
@@ -15,6 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from mnist_mlp.data.mnist import fingerprint
 from mnist_mlp.data.mnist.idx import IDXError
 from mnist_mlp.lab import runs as runs_module
 from mnist_mlp.lab.app import create_app
@@ -187,7 +189,7 @@ def test_zero_init_stays_at_chance_with_no_gradient_below_the_last_layer(client)
         ({"epochs": True}, "epochs", "got True"),
         ({"epochs": 201}, "epochs", "from 1 to 200"),
         ({"train_size": 10**9}, "train_size", "train_size must be an integer from 100 to 5000"),
-        ({"seed": -1}, "seed", "from 0 to 4.29497e+09"),
+        ({"seed": -1}, "seed", "seed must be an integer from 0 to 4294967295, got -1"),
         (
             {"hidden": [0]},
             "hidden",
@@ -212,6 +214,23 @@ def test_bad_settings_get_a_400_naming_the_setting_and_its_bounds(client, body, 
     if setting not in ("colour",):
         assert error["bounds"]
     assert client.get("/api/runs").get_json()["runs"] == []  # nothing started
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        json.dumps({"x" * 500_000: 1}),
+        json.dumps({"hidden": [7] * 200_000}),
+        json.dumps({"init": "z" * 500_000}),
+        json.dumps({"lr": [[[[["deep"] * 100] * 10] * 10] * 10]}),
+        '{"epochs": 1' + "0" * 4000 + "}",
+    ],
+    ids=["name", "hidden", "choice", "nested", "number"],
+)
+def test_a_400_quotes_only_the_start_of_a_huge_setting(client, body):
+    answer = client.post("/api/runs", data=body, content_type="application/json")
+    assert answer.status_code == 400 and answer.get_json()["error"]["code"] == "bad_setting"
+    assert len(answer.data) < 1000
 
 
 def test_the_images_seen_are_bounded_too():
@@ -357,6 +376,27 @@ def test_the_saved_weights_are_the_runs_and_load_as_a_classifier(client, tmp_pat
     from mnist_mlp.data.imaging.preprocess import preprocess
 
     assert classifier.predict(preprocess(drawing)[None])[0] == served["digit"]
+
+
+def test_a_download_does_not_draw_the_training_set_again(client, tmp_path, monkeypatch):
+    """The training set is drawn and hashed once, when the run starts: for each download it
+    would cost up to 90 MB and half a second, and a page can ask for many at once."""
+    run_id = start(client, SMALL)
+    wait_for(client, run_id, ended)
+
+    def drawn_again(self, size, seed):
+        raise AssertionError("the training set was drawn again for a download")
+
+    monkeypatch.setattr(LabData, "training_set", drawn_again)
+    answer = client.get(f"/api/runs/{run_id}/weights.npz")
+    assert answer.status_code == 200
+    path = tmp_path / "lab.npz"
+    path.write_bytes(answer.data)
+    _, meta = load_weights(path)
+    monkeypatch.undo()
+    lab_data = client.application.extensions["lab_runs"].data
+    assert meta["data_fingerprint"] == fingerprint(*lab_data.training_set(SMALL["train_size"], 0))
+    assert meta["train_size"] == SMALL["train_size"]
 
 
 def test_the_data_folder_must_hold_mnist(tmp_path):
