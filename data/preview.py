@@ -12,10 +12,10 @@ from PIL import Image
 from ..model.contract import SIDE, to_pixels
 
 
-def png_bytes(pixels):
-    """The PNG of a uint8 array (H, W) grey or (H, W, 4) RGBA."""
+def png_bytes(pixels, compress_level=6):
+    """The PNG of a uint8 array (H, W) grey or (H, W, 4) RGBA; zlib's level 1 is some 4 times faster."""
     buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, "PNG")
+    Image.fromarray(pixels).save(buffer, "PNG", compress_level=compress_level)
     return buffer.getvalue()
 
 

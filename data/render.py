@@ -17,16 +17,18 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
+from .drawing import page_pen
+
 FONT_DIRS = (
     Path("/usr/share/fonts/truetype/dejavu"),
     Path("/usr/share/fonts/truetype/liberation"),
     Path("/usr/share/fonts/truetype/freefont"),
 )
 SKIP_FONTS = ("Math",)  # DejaVuMathTeXGyre: a maths font, its digits are ordinary but it adds nothing
-# The drawing page's export (service/static/app.js, tested to match): strokes in canvas
-# units drawn LINE_WIDTH of the side wide, round caps and joins, on an EXPORT_SIDE px PNG.
-PAGE_LINE_WIDTH = 1 / 16
-PAGE_EXPORT_SIDE = 56
+# The drawing page's export, with the page's own pen (drawing.json): strokes in canvas units
+# drawn PAGE_LINE_WIDTH of the side wide, round caps and joins, on a PAGE_EXPORT_SIDE px PNG.
+PAGE_LINE_WIDTH = page_pen()["line_width"]
+PAGE_EXPORT_SIDE = page_pen()["export_side"]
 SUPERSAMPLE = 4  # ImageDraw does not anti-alias; the canvas does: draw 4x larger, then average
 
 

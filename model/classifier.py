@@ -1,6 +1,6 @@
 """The loaded model: forward-only inference turning network inputs into answers.
 
-    clf = Classifier("model/weights/mnist_mlp.npz")
+    clf = Classifier("model/weights/mnist_mlp.npz")     # or Classifier.from_bytes(data, name)
     clf.predict_proba(x)    # (N, 10) calibrated probabilities, for x (N, 784) in [0, 1]
     clf.answers(x)          # [{"digit", "confidence", "probabilities", "uncertain"}, ...]
     clf.explanations(x)     # [{"gradient", "contrast", "runner_up", "hidden", "logits"}, ...]
@@ -10,14 +10,13 @@ data and stored in the weights' metadata, like the "uncertain" threshold.
 """
 
 import hashlib
-from pathlib import Path
 
 import numpy as np
 
 from .calibration import calibrated_probabilities, is_uncertain, read_calibration
 from .contract import CLASSES, INPUTS
 from .explain import explain
-from .weights import WeightsError, load_weights
+from .weights import WeightsError, parse_weights, read_weights
 
 # Weights trained before calibration carry no threshold chosen on validation data; for
 # them a prediction is "uncertain" when the top digit gets less than even odds.
@@ -25,45 +24,66 @@ FALLBACK_UNCERTAIN_THRESHOLD = 0.5
 LOGIT_BOUND = 1e30  # far below float32's 3.4e38: no layer of the forward pass can overflow
 
 
+def logit_bound(mlp):
+    """An upper bound on |logits| over every input in [0, 1] (u_0 = 1), from the weights alone.
+
+    When every input of layer l lies in [-u_{l-1}, u_{l-1}],
+        |z_l| <= u_{l-1} max_j sum_i |W_l[i, j]| + max |b_l|.
+    A ReLU output lies in [0, |z_l|], so u_l is that bound; a sigmoid output lies in (0, 1)
+    whatever z_l is, so u_l = 1.
+    """
+    u = 1.0
+    for w, b in zip(mlp.weights, mlp.biases):
+        z = u * float(np.abs(w, dtype=np.float64).sum(axis=0).max()) + float(np.abs(b).max())
+        u = z if mlp.activation == "relu" else 1.0
+    return z
+
+
 class Classifier:
     """An MLP loaded once from `.npz`, with its metadata, file digest and model id."""
 
     def __init__(self, path):
-        path = Path(path)
-        self.mlp, self.metadata = load_weights(path)  # WeightsError names the file and the fault
+        self._load(read_weights(path), path)  # WeightsError names the file and the fault
+
+    @classmethod
+    def from_bytes(cls, data, name):
+        """The classifier of the bytes of a weights file; `name` is what errors call it."""
+        classifier = cls.__new__(cls)
+        classifier._load(data, name)
+        return classifier
+
+    def _load(self, data, name):
+        self.mlp, self.metadata = parse_weights(data, name)
         sizes = self.mlp.layer_sizes
         if (sizes[0], sizes[-1]) != (INPUTS, CLASSES):
             raise WeightsError(
-                f"{path}: layer sizes {list(sizes)} do not map {INPUTS} pixels to {CLASSES} digits"
+                f"{name}: layer sizes {list(sizes)} do not map {INPUTS} pixels to {CLASSES} digits"
             )
-        self.sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
+        self.sha256 = hashlib.sha256(data).hexdigest()
         self.model_id = f"mnist-mlp-{self.sha256[:12]}"
         try:
             self.temperature, threshold = read_calibration(self.metadata)
         except ValueError as exc:
-            raise WeightsError(f"{path}: {exc}") from None
+            raise WeightsError(f"{name}: {exc}") from None
         self.threshold_source = "weights metadata" if threshold is not None else "fallback"
         self.uncertain_threshold = FALLBACK_UNCERTAIN_THRESHOLD if threshold is None else threshold
-        self._check_answers(path)
+        self._check_answers(name)
 
-    def _check_answers(self, path):
+    def _check_answers(self, name):
         """WeightsError unless every input in [0, 1] gets finite probabilities summing to 1.
 
         Finite weights can still overflow float32 on the way (values near its limit), and a
         temperature can still be degenerate: such weights would answer NaN, which is not
-        even JSON. With inputs in [0, 1] and ReLU outputs >= 0, |z_l| <= u_{l-1} max_j
-        sum_i |W_l[i, j]| + max |b_l| bounds every layer (u_0 = 1), so one pass over the
-        weights proves the logits finite for ALL inputs; a few probes then check the answers.
+        even JSON. `logit_bound` proves the logits finite for ALL inputs in one pass over
+        the weights; a few probes then check the answers.
         """
-        bound = 1.0
-        for w, b in zip(self.mlp.weights, self.mlp.biases):
-            bound = bound * float(np.abs(w, dtype=np.float64).sum(axis=0).max()) + float(np.abs(b).max())
+        bound = logit_bound(self.mlp)
         probe = np.vstack([np.zeros(INPUTS), np.ones(INPUTS), np.random.default_rng(0).random((2, INPUTS))])
         with np.errstate(all="ignore"):
             probs = self.predict_proba(probe)
         finite = bound / self.temperature < LOGIT_BOUND and np.isfinite(probs).all()
         if not (finite and np.allclose(probs.sum(axis=1), 1, atol=1e-4)):
-            raise WeightsError(f"{path}: the weights can give non-finite answers (logits up to {bound:.3g})")
+            raise WeightsError(f"{name}: the weights can give non-finite answers (logits up to {bound:.3g})")
 
     @property
     def layer_sizes(self):

@@ -48,7 +48,8 @@ def unit_pattern(mlp, layer, unit):
 
     First layer: the unit's own incoming weights, W_1[:, unit]. Deeper: the weighted sum of
     the first layer's patterns, W_1 @ ... @ W_layer[:, unit], the input direction that raises
-    the unit most if every ReLU between passes its input on. Unlike gradient ascent it needs
+    the unit most if every unit between passes its input on with the same slope (every ReLU
+    fired; sigmoids alike in their middle range). Unlike gradient ascent it needs
     no steps, no cache and no choice of starting point, and it is the same for every input.
     ValueError when the layer or the unit does not exist.
     """

@@ -1,7 +1,7 @@
-"""A multi-layer perceptron in NumPy: ReLU hidden layers, softmax output.
+"""A multi-layer perceptron in NumPy: ReLU (or sigmoid) hidden layers, softmax output.
 
-Layer l computes  z_l = a_{l-1} @ W_l + b_l,  a_l = relu(z_l)  (no ReLU on the last
-layer, whose z are the logits). W_l has shape (n_in, n_out) so a batch of rows
+Layer l computes  z_l = a_{l-1} @ W_l + b_l,  a_l = g(z_l)  with g = relu or sigmoid (none
+on the last layer, whose z are the logits). W_l has shape (n_in, n_out) so a batch of rows
 (B, n_in) multiplies it directly.
 
 All parameters live in ONE contiguous vector `params`, laid out as
@@ -15,14 +15,23 @@ import numpy as np
 from .losses import softmax
 
 DEFAULT_LAYER_SIZES = (784, 128, 64, 10)
-INITS = ("he", "zeros")  # "zeros" only to show why random initialisation is needed
+ACTIVATIONS = ("relu", "sigmoid")
+# Initial weights: He's N(0, 2 / n_in) times a scale. Only "he" is meant for training; the
+# others show what goes wrong without it (symmetry, fading or exploding signals).
+INIT_SCALES = {"he": 1.0, "zeros": 0.0, "too_small": 0.01, "too_large": 5.0}
+INITS = tuple(INIT_SCALES)
 
 
 class MLP:
-    def __init__(self, layer_sizes=DEFAULT_LAYER_SIZES, seed=0, dtype=np.float32, init="he"):
+    def __init__(
+        self, layer_sizes=DEFAULT_LAYER_SIZES, seed=0, dtype=np.float32, init="he", activation="relu"
+    ):
         self.layer_sizes = tuple(int(n) for n in layer_sizes)
         if len(self.layer_sizes) < 2 or min(self.layer_sizes) < 1:
             raise ValueError(f"layer_sizes needs two or more positive sizes, got {layer_sizes}")
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+        self.activation = activation
         self.dtype = np.dtype(dtype)
         shapes = list(zip(self.layer_sizes[:-1], self.layer_sizes[1:]))
         self.n_weight_params = sum(i * o for i, o in shapes)
@@ -48,16 +57,19 @@ class MLP:
 
         init="zeros" sets every weight to 0: each hidden unit then computes relu(0) = 0 and
         gets a zero gradient, so only the last layer's biases ever learn (the class
-        frequencies). Random weights break that symmetry.
+        frequencies). Random weights break that symmetry. "too_small" and "too_large" scale
+        He's weights by 1/100 and 5: each layer then shrinks or grows the signal (and the
+        gradient on its way back) by about that factor.
         """
-        if init not in INITS:
+        if init not in INIT_SCALES:
             raise ValueError(f"init must be one of {INITS}, got {init!r}")
         self.params[...] = 0
         if init == "zeros":
             return
         rng = np.random.default_rng(seed)
         for w in self.weights:
-            w[...] = rng.standard_normal(w.shape, dtype=np.float64) * np.sqrt(2.0 / w.shape[0])
+            std = INIT_SCALES[init] * np.sqrt(2.0 / w.shape[0])
+            w[...] = rng.standard_normal(w.shape, dtype=np.float64) * std
 
     @property
     def n_layers(self):
@@ -75,18 +87,32 @@ class MLP:
             z = a @ w
             z += b
             if layer < self.n_layers - 1:
-                np.maximum(z, 0, out=z)  # ReLU in place: z is not needed again, relu(z) > 0 <=> z > 0
+                self._activate(z)  # in place: z is not needed again, backward needs only g(z)
                 activations.append(z)
             a = z
         self.activations = activations if keep else None
         return a
+
+    def _activate(self, z):
+        """g(z) in place."""
+        if self.activation == "relu":
+            np.maximum(z, 0, out=z)
+        else:  # sigmoid(z) = 1 / (1 + exp(-z)) = exp(z) / (1 + exp(z)): whichever exponent is <= 0
+            e = np.exp(-np.abs(z))  # cannot overflow
+            np.divide(np.where(z >= 0, 1, e), 1 + e, out=z)
+
+    def activation_slope(self, a):
+        """g'(z), read from a layer's output a = g(z): relu' = [a > 0], sigmoid' = a (1 - a) <= 1/4."""
+        if self.activation == "relu":
+            return a > 0
+        return a * (1 - a)
 
     def backward(self, dlogits):
         """Fill `self.grads` from d loss / d logits (B, n_out), using the last forward(keep=True).
 
         For layer l with upstream gradient d_l = d loss / d z_l:
             dW_l = a_{l-1}^T @ d_l,   db_l = sum_batch d_l,
-            d_{l-1} = (d_l @ W_l^T) * [a_{l-1} > 0].
+            d_{l-1} = (d_l @ W_l^T) * g'(z_{l-1}).
         The input gradient d_0 is never needed, which skips the largest product
         (`input_gradients` is the same chain carried on to the input).
         """
@@ -99,7 +125,7 @@ class MLP:
             np.sum(delta, axis=0, out=self.grad_biases[layer])
             if layer > 0:
                 delta = delta @ self.weights[layer].T
-                delta *= a_prev > 0
+                delta *= self.activation_slope(a_prev)
         self.activations = None
         return self.grads
 
@@ -108,9 +134,9 @@ class MLP:
 
         directions (B, K, n_out) are K weightings of the logits per row, e.g. a one-hot row
         for one digit's logit. The chain is backward's, carried on to the input:
-            d_L = directions,   d_{l-1} = (d_l @ W_l^T) * [a_{l-1} > 0],   d x = d_1 @ W_1^T.
-        The network is piecewise linear, so this is the exact slope at x. Parameters' grads
-        are left alone.
+            d_L = directions,   d_{l-1} = (d_l @ W_l^T) * g'(z_{l-1}),   d x = d_1 @ W_1^T.
+        It is the exact derivative at x (with ReLU the network is piecewise linear, so it is
+        also the slope all around x). Parameters' grads are left alone.
         """
         if self.activations is None:
             raise RuntimeError("input_gradients() needs a preceding forward(x, keep=True)")
@@ -118,7 +144,7 @@ class MLP:
         for layer in reversed(range(self.n_layers)):
             delta = delta @ self.weights[layer].T  # (B, K, n_in of this layer)
             if layer > 0:
-                delta *= (self.activations[layer] > 0)[:, None, :]  # the ReLU's gate, per row
+                delta *= self.activation_slope(self.activations[layer])[:, None, :]  # per row
         self.activations = None
         return delta
 

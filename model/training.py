@@ -1,4 +1,5 @@
-"""The mini-batch training loop: shuffled epochs, validation, best-weights tracking, NaN guard.
+"""The mini-batch training loop: shuffled epochs, validation, best-weights tracking, NaN guard,
+and a hook that watches every step (and may stop the run between two).
 
 Pixels may come as uint8 (0..255, the way MNIST is stored: four times less memory
 than float32) or as floats already in [0, 1]; each batch is scaled on the fly.
@@ -67,6 +68,7 @@ class TrainResult:
     best_epoch: int = 0  # 1-based; 0 when no epoch finished
     best_val_accuracy: float = float("nan")
     diverged: str = ""  # why training stopped early, empty when it did not
+    stopped: str = ""  # where on_step stopped training, empty when it did not
 
 
 def logits_of(model, x, batch_size=4096):
@@ -112,6 +114,7 @@ def fit(
     log=None,
     outliers=None,
     teacher=None,
+    on_step=None,
 ):
     """Train `model` in place; returns a TrainResult.
 
@@ -123,6 +126,10 @@ def fit(
     (config.distill_temperature, config.distill_alpha) on every batch of digits as trained.
     progress(total_steps) -> a tqdm-like bar with update() and set_postfix_str(), or None.
     log(message) receives one line per epoch.
+    on_step(step, epoch, loss, model) is called after every step (both counted from 1; loss is
+    the batch's digit loss; model.grads still hold the step's gradients). A true answer stops
+    training there: that epoch ends early, is validated like a whole one, and
+    `result.stopped` says where.
     The model ends with the best-validation weights (the last epoch's without a validation
     set); with config.ema_decay those are the moving average's, which is also what is
     validated. If the loss becomes NaN or inf, training stops, `result.diverged` says why and
@@ -133,7 +140,7 @@ def fit(
     best_params = model.params.copy()
     bar = progress(run.total_steps) if progress else None
     for epoch in range(1, config.epochs + 1):
-        record = run.epoch(x, labels, augment, bar)
+        record = run.epoch(x, labels, augment, bar, on_step)
         if "diverged" in record:
             result.diverged = f"{record['diverged']} in epoch {epoch}"
             break
@@ -149,9 +156,13 @@ def fit(
             best_params[...] = model.params
         if run.average is not None:
             run.average.swap()
+        stopped = record.pop("stopped", None)
         result.history.append(record)
         if log is not None:
             log(_epoch_line(record))
+        if stopped:
+            result.stopped = f"{stopped} in epoch {epoch}"
+            break
     if bar is not None:
         bar.close()
     if result.best_epoch:
@@ -202,14 +213,16 @@ class _Run:
     def lr(self):
         return self.schedule(self.config.lr, self.step, self.total_steps, self.warmup_steps)
 
-    def epoch(self, x, labels, augment, bar):
-        """One shuffled pass; a record of loss/accuracy, or {"diverged": why} with the
-        model's weights left as they were before the bad step."""
+    def epoch(self, x, labels, augment, bar, on_step=None):
+        """One shuffled pass; a record of loss/accuracy (with "stopped" when on_step ended it
+        early), or {"diverged": why} with the model's weights left as they were before the bad step."""
         model, batch_size = self.model, self.config.batch_size
         started = time.perf_counter()
+        epoch = self.step // math.ceil(self.n / batch_size) + 1
         order = self.rng.permutation(self.n)
         loss_sum, correct, outlier_loss_sum = 0.0, 0, 0.0
         self.distill_kl_sum = 0.0
+        stopped = None
         for batch_start in range(0, self.n, batch_size):
             idx = order[batch_start : batch_start + batch_size]
             n_digits = len(idx)
@@ -246,18 +259,24 @@ class _Run:
                 bar.update(1)
                 if self.step % 50 == 0:
                     bar.set_postfix_str(f"epoch loss {loss_sum / (batch_start + n_digits):.4f}")
+            if on_step is not None and on_step(self.step, epoch, loss, model):
+                stopped = f"stopped after step {self.step}"
+                break
+        seen = batch_start + n_digits  # self.n, or fewer when on_step stopped the epoch
         record = {
-            "epoch": self.step // math.ceil(self.n / batch_size),
-            "train_loss": loss_sum / self.n,
-            "train_accuracy": correct / self.n,
+            "epoch": epoch,
+            "train_loss": loss_sum / seen,
+            "train_accuracy": correct / seen,
             "lr": lr,
             "seconds": time.perf_counter() - started,
         }
         if self.outliers is not None:
             # mean uniform cross-entropy of the outliers; log(10) = 2.303 is its floor
-            record["train_outlier_loss"] = outlier_loss_sum / self.n
+            record["train_outlier_loss"] = outlier_loss_sum / seen
         if self.teacher is not None:
-            record["train_distill_kl"] = self.distill_kl_sum / self.n  # KL(teacher || student) at T
+            record["train_distill_kl"] = self.distill_kl_sum / seen  # KL(teacher || student) at T
+        if stopped:
+            record["stopped"] = stopped
         return record
 
 

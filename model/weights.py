@@ -10,19 +10,20 @@ import json
 import math
 import os
 import stat
-import tempfile
 import zipfile
 import zlib
 from pathlib import Path
 
 import numpy as np
 
-from .mlp import MLP
+from .atomic_file import write_atomically
+from .mlp import ACTIVATIONS, MLP
 
 FORMAT = "mnist-mlp-npz/1"
 MAX_ARRAY_ELEMENTS = 16 * 2**20  # per weight matrix: 64 MiB of float32, far above 784 x 128
+MAX_TOTAL_ELEMENTS = 2 * MAX_ARRAY_ELEMENTS  # over all the arrays of one file
+MAX_WEIGHTS_BYTES = 64 * 2**20  # of the file itself; the shipped one is about 0.4 MiB
 MAX_METADATA_CHARS = 2**20
-ACTIVATION = "relu"
 OUTPUT = "softmax"
 
 
@@ -31,16 +32,13 @@ class WeightsError(ValueError):
 
 
 def save_weights(path, model, metadata=None):
-    """Write `model` and `metadata` to `path` atomically.
-
-    The bytes go to a temporary file in the same folder, are fsync'ed, then renamed over
-    `path`: a run killed at any moment leaves either the old file or the new one.
-    """
+    """Write `model` and `metadata` to `path` atomically: a run killed at any moment leaves
+    either the old file or the new one (atomic_file.write_atomically)."""
     path = Path(path)
     meta = {
         "format": FORMAT,
         "layer_sizes": list(model.layer_sizes),
-        "activation": ACTIVATION,
+        "activation": model.activation,
         "output": OUTPUT,
         **(metadata or {}),
     }
@@ -50,71 +48,70 @@ def save_weights(path, model, metadata=None):
         arrays[f"b{layer}"] = np.asarray(b, dtype=np.float32)
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as tmp:
-            os.fchmod(
-                tmp.fileno(), 0o666 & ~_umask()
-            )  # mkstemp's 0600 would hide the file from a server user
-            tmp.write(buffer.getvalue())
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
+    write_atomically(path, buffer.getvalue())
     return meta
 
 
-def _umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+def read_weights(path, limit=MAX_WEIGHTS_BYTES):
+    """The bytes of the weights file at `path`; WeightsError naming it unless it is a regular
+    file of at most `limit` bytes.
 
-
-def _fsync_dir(folder):
-    """Make the rename itself durable (POSIX); a no-op where folders cannot be opened."""
+    The file is opened without blocking (a plain open of a FIFO would wait for a writer) and
+    read once: what is checked, hashed and loaded are the same bytes, even if the file is
+    replaced meanwhile.
+    """
     try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except FileNotFoundError:
+        raise WeightsError(f"{path}: no such file") from None
+    except PermissionError:
+        raise WeightsError(f"{path}: permission denied") from None
+    except OSError as exc:
+        raise WeightsError(f"{path}: cannot open ({exc.strerror or exc})") from None
     try:
-        os.fsync(fd)
-    except OSError:
-        pass
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise WeightsError(f"{path}: is a directory, not a weights file")
+        if not stat.S_ISREG(info.st_mode):
+            raise WeightsError(f"{path}: is not a regular file (a FIFO, socket or device)")
+        data = b""
+        if info.st_size <= limit:
+            with open(fd, "rb", closefd=False) as file:
+                data = file.read(limit + 1)  # a buffered read loops until it has them or the end
+    except OSError as exc:
+        raise WeightsError(f"{path}: cannot read ({exc.strerror or exc})") from None
     finally:
         os.close(fd)
+    size = max(info.st_size, len(data))  # the file may have grown while it was read
+    if size > limit:
+        raise WeightsError(f"{path}: is {size / 2**20:.1f} MiB; the limit is {limit / 2**20:g} MiB")
+    return data
 
 
 def load_weights(path):
-    """(MLP, metadata) from an `.npz`; WeightsError naming the file and the fault otherwise.
+    """(MLP, metadata) from an `.npz` file; WeightsError naming the file and the fault otherwise."""
+    return parse_weights(read_weights(path), path)
 
-    Nothing is allocated before the file is known to be a regular file whose members
-    declare (in their .npy headers) float32 arrays of bounded size and a bounded metadata
-    string: a hostile file cannot hang the reader (a FIFO) or claim terabytes.
+
+def parse_weights(data, name):
+    """(MLP, metadata) from the bytes of an `.npz`; WeightsError naming `name` and the fault otherwise.
+
+    Nothing is allocated before every member's .npy header has declared a float32 array of
+    bounded size (or the bounded metadata string), and all of them together a bounded
+    number of values: a hostile file cannot claim terabytes, nor hide a zip bomb in many
+    small members.
     """
-    path = Path(path)
 
     def fail(problem):
-        return WeightsError(f"{path}: {problem}")
+        return WeightsError(f"{name}: {problem}")
 
     try:
-        mode = path.stat().st_mode
-        if stat.S_ISDIR(mode):
-            raise fail("is a directory, not a weights file")
-        if not stat.S_ISREG(mode):
-            raise fail("is not a regular file (a FIFO, socket or device)")
-        with zipfile.ZipFile(path) as archive:  # np.load would take a non-zip file for a pickle
-            for member in archive.infolist():
-                _check_member_header(archive, member, fail)
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {name: npz[name] for name in npz.files}
-    except FileNotFoundError:
-        raise fail("no such file") from None
-    except PermissionError:
-        raise fail("permission denied") from None
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:  # np.load would take a non-zip file for a pickle
+            declared = sum(_check_member_header(archive, member, fail) for member in archive.infolist())
+        if declared > MAX_TOTAL_ELEMENTS:
+            raise fail(f"its arrays declare {declared} values in all, more than {MAX_TOTAL_ELEMENTS}")
+        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+            arrays = {key: npz[key] for key in npz.files}
     except ValueError as exc:
         if isinstance(exc, WeightsError):
             raise
@@ -136,16 +133,16 @@ def load_weights(path):
     extra = sorted(set(arrays) - set(expected) - {"metadata"})
     if extra:
         raise fail(f"unexpected arrays {extra} for layer sizes {sizes}")
-    for name, shape in expected.items():
-        array = arrays[name]
+    for key, shape in expected.items():
+        array = arrays[key]
         if array.dtype != np.float32:
-            raise fail(f"array {name} has dtype {array.dtype}, expected float32")
+            raise fail(f"array {key} has dtype {array.dtype}, expected float32")
         if array.shape != shape:
-            raise fail(f"array {name} has shape {array.shape}, expected {shape}")
+            raise fail(f"array {key} has shape {array.shape}, expected {shape}")
         if not np.isfinite(array).all():
-            raise fail(f"array {name} contains NaN or infinite values")
+            raise fail(f"array {key} contains NaN or infinite values")
 
-    model = MLP(sizes)
+    model = MLP(sizes, activation=meta.get("activation", "relu"))
     for layer in range(model.n_layers):
         model.weights[layer][...] = arrays[f"W{layer}"]
         model.biases[layer][...] = arrays[f"b{layer}"]
@@ -153,7 +150,8 @@ def load_weights(path):
 
 
 def _check_member_header(archive, member, fail):
-    """WeightsError unless the member's .npy header declares an array this format allows."""
+    """The number of values the member's .npy header declares; WeightsError unless it declares
+    an array this format allows."""
     name = member.filename.removesuffix(".npy")
     with archive.open(member) as stream:
         version = np.lib.format.read_magic(stream)
@@ -166,13 +164,14 @@ def _check_member_header(archive, member, fail):
     if name == "metadata":
         if dtype.kind != "U" or shape != () or dtype.itemsize > 4 * MAX_METADATA_CHARS:
             raise fail(f"'metadata' must be a JSON string of at most {MAX_METADATA_CHARS} characters")
-        return
+        return 0
     if dtype != np.float32:
         raise fail(f"array {name} has dtype {dtype}, expected float32")
     if len(shape) not in (1, 2):
         raise fail(f"array {name} has shape {shape}, expected a matrix or a vector")
     if math.prod(shape) > MAX_ARRAY_ELEMENTS:
         raise fail(f"array {name} declares shape {shape}, more than {MAX_ARRAY_ELEMENTS} values")
+    return math.prod(shape)
 
 
 def _metadata(arrays, fail):
@@ -194,6 +193,7 @@ def _metadata(arrays, fail):
         and all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in sizes)
     ):
         raise fail(f"metadata 'layer_sizes' must be a list of two or more positive integers, got {sizes!r}")
-    if meta.get("activation", ACTIVATION) != ACTIVATION:
-        raise fail(f"activation {meta['activation']!r} is not supported (only {ACTIVATION!r})")
+    if meta.get("activation", "relu") not in ACTIVATIONS:
+        supported = " or ".join(map(repr, ACTIVATIONS))
+        raise fail(f"activation {meta['activation']!r} is not supported (only {supported})")
     return meta

@@ -1,6 +1,7 @@
 """Evaluate weights on the 10,000 MNIST test images.
 
-    mnist-evaluate --data-dir ../shared/mnist --json report.json   (or python -m mnist_mlp.scripts.evaluate)
+    mnist-evaluate --data-dir ../shared/mnist --json runs/report.json
+    python -m mnist_mlp.scripts.evaluate ...      (the same)
 
 Writes the JSON report (top-level "accuracy", per-class precision/recall, confusion
 matrix, the share the service would flag "uncertain" and the accuracy on the rest),
@@ -20,7 +21,7 @@ from ..model import DEFAULT_WEIGHTS, Classifier, WeightsError
 from ..model.calibration import is_uncertain
 from ..model.contract import CLASSES, SIDE, as_inputs
 from ..model.explain import explain
-from .cli import add_data_options, fail, parser, require
+from .cli import add_data_options, check_data_options, fail, parser, plural, require, writable_file
 from .plotting import pyplot
 
 PROG = "mnist-evaluate"
@@ -31,8 +32,15 @@ def parse_args(argv=None):
     cli = parser(PROG, __doc__)
     cli.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS, help="weights file to evaluate")
     add_data_options(cli)
-    cli.add_argument("--json", type=Path, default=Path("evaluation.json"), help="report to write")
-    return cli.parse_args(argv)
+    cli.add_argument(
+        "--json",
+        type=writable_file,
+        default="runs/evaluation.json",
+        help="report to write (REPORT.confusion.png and REPORT.errors.png beside it)",
+    )
+    args = cli.parse_args(argv)
+    check_data_options(cli, args)
+    return args
 
 
 def confusion_matrix(labels, predicted):
@@ -127,15 +135,20 @@ def main(argv=None):
         )
     except OSError as exc:
         fail(f"cannot write the report: {exc}")
-    print(f"test accuracy {report['accuracy']:.4f} ({report['errors']} errors of {len(y_test)})")
+    print(f"test accuracy {report['accuracy']:.4f} ({plural(report['errors'], 'error')} of {len(y_test):,})")
     rest = report["accuracy_not_flagged"]
     print(
         f"flagged uncertain {report['flagged_share']:.2%}; accuracy on the rest "
         + ("(none left)" if rest is None else f"{rest:.4f}")
     )
     for digit, stats in report["per_class"].items():
-        print(f"  {digit}: precision {stats['precision']:.4f}  recall {stats['recall']:.4f}")
+        print(f"  {digit}: precision {_figure(stats['precision'])}  recall {_figure(stats['recall'])}")
     print(f"wrote {args.json}, {confusion_png}, {errors_png}")
+
+
+def _figure(share):
+    """A share to 4 places, or n/a: the precision of a digit never predicted has no value."""
+    return "n/a" if share is None else f"{share:.4f}"
 
 
 def plot_confusion(counts, path):

@@ -1,9 +1,9 @@
 """Export the weights as an ONNX model, for ONNX Runtime, Triton, KServe or the browser.
 
-    mnist-export --weights model/weights/mnist_mlp.npz --onnx mnist_mlp.onnx
+    mnist-export --weights model/weights/mnist_mlp.npz --onnx runs/mnist_mlp.onnx
 
 The graph is built with the `onnx` package's helpers alone (pip install
-'mnist-mlp-service[export]'): Gemm and Relu per layer, then the calibrated softmax.
+'mnist-mlp-service[export]'): Gemm and Relu (or Sigmoid) per layer, then the calibrated softmax.
 Input `input`: float32 [N, 784] in [0, 1], MNIST pixels / 255, white digit on black,
 row-major (what `preprocess` returns). Outputs `logits` [N, 10] and `probabilities`
 [N, 10], softmax(logits / T) with the weights' temperature T. The metadata properties
@@ -16,21 +16,29 @@ from pathlib import Path
 import numpy as np
 
 from ..model import DEFAULT_WEIGHTS, Classifier, WeightsError
+from ..model.atomic_file import write_atomically
 from ..model.contract import CLASSES, INPUT_MEANING, INPUTS
 from ..model.version import project_version
-from .cli import fail, parser, require
+from .cli import fail, parser, require, writable_file
 
 PROG = "mnist-export"
 # Opset 17 and IR version 8 (the IR of that opset) load in every ONNX Runtime since 1.13 and in
-# Triton's onnxruntime backend; nothing newer is needed for Gemm, Relu, Div and Softmax.
+# Triton's onnxruntime backend; nothing newer is needed for Gemm, Relu, Sigmoid, Div and Softmax.
 OPSET = 17
 IR_VERSION = 8
+ONNX_ACTIVATIONS = {"relu": "Relu", "sigmoid": "Sigmoid"}  # the MLP's hidden activation -> ONNX op
 
 
 def parse_args(argv=None):
     cli = parser(PROG, __doc__)
     cli.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS, help="weights file (.npz)")
-    cli.add_argument("--onnx", type=Path, required=True, metavar="OUT.onnx", help="ONNX file to write")
+    cli.add_argument(
+        "--onnx",
+        type=writable_file,
+        default="runs/mnist_mlp.onnx",
+        metavar="OUT.onnx",
+        help="ONNX file to write",
+    )
     return cli.parse_args(argv)
 
 
@@ -46,8 +54,7 @@ def main(argv=None):
     model = onnx_model(classifier)
     onnx.checker.check_model(model, full_check=True)
     try:
-        args.onnx.parent.mkdir(parents=True, exist_ok=True)
-        onnx.save(model, args.onnx)
+        write_atomically(args.onnx, model.SerializeToString())  # a full disk leaves the old file whole
     except OSError as exc:
         fail(f"cannot write {args.onnx}: {exc.strerror or exc}")
     print(f"wrote {args.onnx}: {' -> '.join(map(str, classifier.layer_sizes))}, opset {OPSET}")
@@ -67,7 +74,7 @@ def onnx_model(classifier):
         nodes.append(helper.make_node("Gemm", [previous, f"W{layer}", f"b{layer}"], [linear]))
         if not last:
             previous = f"hidden{layer}"
-            nodes.append(helper.make_node("Relu", [linear], [previous]))
+            nodes.append(helper.make_node(ONNX_ACTIVATIONS[mlp.activation], [linear], [previous]))
     initializers.append(numpy_helper.from_array(np.array(classifier.temperature, np.float32), "temperature"))
     nodes += [
         helper.make_node("Div", ["logits", "temperature"], ["scaled_logits"]),

@@ -22,7 +22,6 @@ import sys
 import time
 from dataclasses import fields
 from datetime import UTC, datetime
-from pathlib import Path
 
 import numpy as np
 
@@ -37,7 +36,7 @@ from ..model.mlp import INITS
 from ..model.training import TrainConfig, fit, logits_of, loss_and_accuracy
 from ..model.version import project_version
 from . import train_feedback
-from .cli import add_data_options, fail, require
+from .cli import add_data_options, check_data_options, fail, number, plural, require, writable_file
 from .cli import parser as make_parser
 from .plotting import pyplot
 
@@ -48,23 +47,40 @@ def parse_args(argv=None):
     defaults = TrainConfig()
     parser = make_parser(PROG, __doc__)
     add_data_options(parser)
-    parser.add_argument("--epochs", type=int, default=defaults.epochs, help="passes over the training images")
-    parser.add_argument("--batch-size", type=int, default=defaults.batch_size, help="digits per step")
-    parser.add_argument("--optimizer", choices=["adam", "sgd"], default=defaults.optimizer, help="optimiser")
-    parser.add_argument("--lr", type=float, default=defaults.lr, help="peak learning rate")
+    at_least_1 = number(int, at_least=1)
     parser.add_argument(
-        "--weight-decay", type=float, default=defaults.weight_decay, help="L2 penalty on the weights"
+        "--epochs", type=at_least_1, default=defaults.epochs, help="passes over the training images"
+    )
+    parser.add_argument("--batch-size", type=at_least_1, default=defaults.batch_size, help="digits per step")
+    parser.add_argument("--optimizer", choices=["adam", "sgd"], default=defaults.optimizer, help="optimiser")
+    parser.add_argument("--lr", type=number(above=0), default=defaults.lr, help="peak learning rate")
+    parser.add_argument(
+        "--weight-decay",
+        type=number(at_least=0),
+        default=defaults.weight_decay,
+        help="L2 penalty on the weights",
     )
     parser.add_argument(
         "--schedule", choices=["cosine", "constant"], default=defaults.schedule, help="learning-rate schedule"
     )
     parser.add_argument(
-        "--warmup-epochs", type=float, default=defaults.warmup_epochs, help="linear warm-up, in epochs"
+        "--warmup-epochs",
+        type=number(at_least=0),
+        default=defaults.warmup_epochs,
+        help="linear warm-up, in epochs (at most --epochs)",
     )
     parser.add_argument(
-        "--seed", type=int, default=defaults.seed, help="initialisation, shuffling, split and outliers"
+        "--seed",
+        type=number(int, at_least=0),
+        default=defaults.seed,
+        help="initialisation, shuffling, split and outliers",
     )
-    parser.add_argument("--val-fraction", type=float, default=0.1, help="share of training images held out")
+    parser.add_argument(
+        "--val-fraction",
+        type=number(above=0, below=1),
+        default=0.1,
+        help="share of training images held out",
+    )
     parser.add_argument(
         "--augment",
         action=argparse.BooleanOptionalAction,
@@ -73,7 +89,7 @@ def parse_args(argv=None):
     )
     parser.add_argument(
         "--max-flag-rate",
-        type=float,
+        type=number(at_least=0, below=1),
         default=0.02,
         help="share of validation digits the 'uncertain' threshold may flag",
     )
@@ -84,48 +100,56 @@ def parse_args(argv=None):
         help="train on rendered non-digits too, their predictions pushed towards uniform",
     )
     parser.add_argument(
-        "--outlier-weight", type=float, default=defaults.outlier_weight, help="lambda of the outlier loss"
+        "--outlier-weight",
+        type=number(at_least=0),
+        default=defaults.outlier_weight,
+        help="lambda of the outlier loss",
     )
     parser.add_argument(
-        "--outlier-batch", type=int, default=defaults.outlier_batch, help="outliers added to every batch"
+        "--outlier-batch",
+        type=at_least_1,
+        default=defaults.outlier_batch,
+        help="outliers added to every batch",
     )
     parser.add_argument(
         "--outlier-pool",
-        type=int,
+        type=at_least_1,
         default=2000,
         help="training outliers rendered per category (those the preprocessing refuses are dropped)",
     )
     parser.add_argument(
         "--outlier-val",
-        type=int,
+        type=number(int, at_least=0),
         help="held-out outliers per category to measure (default: 200 with outlier exposure, else 0)",
     )
     parser.add_argument(
         "--init",
         choices=INITS,
         default="he",
-        help="initial weights: he (random, scaled for ReLU) or zeros (to see symmetry stall training)",
+        help="initial weights: he (random, scaled for ReLU); zeros, too_small or too_large only to see "
+        "what goes wrong without it",
     )
     parser.add_argument(
         "--train-digits",
-        type=int,
+        type=number(int, at_least=0),
         default=4000,
-        help="digits per kind beyond MNIST's writers (re-stroked skeletons, font digits) added to training",
+        help="rendered digits per kind beyond MNIST's writers (re-stroked skeletons, font digits) "
+        "added to training; 0 for MNIST's alone",
     )
-    parser.add_argument("--out", type=Path, default=Path("mnist_mlp.npz"), help="weights file to write")
+    parser.add_argument(
+        "--out",
+        type=writable_file,
+        default="runs/mnist_mlp.npz",
+        help="weights file to write (PATH.npz; PATH.metrics.json and PATH.curves.png beside it)",
+    )
     train_feedback.add_options(parser)
     args = parser.parse_args(argv)
     train_feedback.check_options(parser, args)
+    check_data_options(parser, args)
     if args.outlier_val is None:
         args.outlier_val = 200 if args.outlier_exposure else 0
-    if args.outlier_exposure and (args.outlier_batch < 1 or args.outlier_pool < 1 or args.outlier_weight < 0):
-        parser.error("--outlier-batch and --outlier-pool must be at least 1, --outlier-weight at least 0")
-    if args.train_digits < 0:
-        parser.error("--train-digits must be at least 0")
-    if args.epochs < 1 or args.batch_size < 1:
-        parser.error("--epochs and --batch-size must be at least 1")
-    if not 0 < args.val_fraction < 1:
-        parser.error("--val-fraction must be between 0 and 1 (exclusive)")
+    if args.warmup_epochs > args.epochs:
+        parser.error(f"--warmup-epochs ({args.warmup_epochs:g}) must be at most --epochs ({args.epochs})")
     if args.out.suffix != ".npz":
         parser.error(f"--out must end in .npz, got {args.out}")
     return args
@@ -145,8 +169,9 @@ def main(argv=None):
     model, result, run = train(args, *train_feedback.with_feedback(feedback, *splits[:2]), *splits[2:4])
     if result.diverged and not result.best_epoch:
         fail(f"training diverged ({result.diverged}) before any epoch finished; {args.out} not written")
+    gated = train_feedback.gate(feedback, model, *splits[2:4], args)  # refused: nothing is written
     metadata = {**source, **run, **measure(args, model, result, *splits[2:])}
-    metadata["feedback"] = train_feedback.measure(feedback, model, args.feedback_baseline)
+    metadata["feedback"] = train_feedback.measure(feedback, model, gated)
     write(args, model, metadata, result.history)
     if result.diverged:
         fail(
@@ -177,9 +202,15 @@ def load(args):
 def train(args, x_train, y_train, x_val, y_val):
     """(model, TrainResult, the run's settings and timings for the metadata)."""
     config = TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)})  # same-named options
-    print(f"training on {len(x_train)} images, validating on {len(x_val)}; {config}", file=sys.stderr)
-    model = MLP(seed=args.seed, init=args.init)
+    given = len(x_train)
     x_train, y_train, extra_info = with_training_digits(args, x_train, y_train)
+    parts = {"MNIST and corrections" if args.feedback else "MNIST": given, "rendered": len(x_train) - given}
+    made_of = " + ".join(f"{n:,} {what}" for what, n in parts.items() if n)
+    print(
+        f"training on {plural(len(x_train), 'image')} ({made_of}), validating on {len(x_val):,}; {config}",
+        file=sys.stderr,
+    )
+    model = MLP(seed=args.seed, init=args.init)
     augmenter = Augmenter() if args.augment else None
     outliers, outlier_info = None, None
     if args.outlier_exposure:
@@ -277,6 +308,8 @@ def write(args, model, metadata, history):
             f"{feedback['held_out_accuracy_before']:.4f} before ({feedback['baseline']}), "
             f"{feedback['held_out_accuracy_after']:.4f} after"
         )
+        for name, accuracy in (feedback["gate"] or {}).items():
+            print(f"gate, {name}: accuracy {accuracy['before']:.4f} before, {accuracy['after']:.4f} after")
     flags = metadata["val_outliers_flagged"]
     if flags:
         print(

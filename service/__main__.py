@@ -4,10 +4,11 @@
 
 Start-up, in the master: the settings are checked, the app is built once in a short-lived
 child process (a weights file or setting that cannot work stops start-up here, with one
-line on stderr and exit status 2, before anything listens), and the address is tried.
-Then granian's workers each build the app (edge.serve_app) behind its Rust HTTP core.
-The master itself never imports NumPy or Flask, so it stays small. SIGHUP to the master makes
-every worker load MODEL_PATH again in place (service/reload.py).
+line on stderr and exit status 2, before anything listens), and the address is tried. Then
+the master makes the memory it shares with its workers (service/shared.py) and granian forks
+the workers, each of which loads the weights and builds the app (service/worker.py:serve)
+behind granian's Rust HTTP core. SIGHUP to the master makes every worker load MODEL_PATH
+again in place. The master itself never imports NumPy, Pillow or Flask, so it stays small.
 
 Options after the settings are granian's own (`mnist-serve --server-help` lists them) and
 override ours; so do GRANIAN_* environment variables.
@@ -15,7 +16,9 @@ override ours; so do GRANIAN_* environment variables.
 
 import argparse
 import json
+import multiprocessing
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -24,13 +27,12 @@ import tempfile
 import threading
 from pathlib import Path
 
-from ..model.version import project_version
-from .config import DEFAULTS, STATE_DIR_ENV, StartupError, graceful_timeout, load_settings
-from .reload import request_reload
+from . import shared
+from .config import DEFAULTS, StartupError, graceful_timeout, load_settings
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
-FEEDBACK_ENV = "FEEDBACK_DB"
-APP_FACTORY = "mnist_mlp.service.edge:serve_app"
+FEEDBACK_SECRET_ENV = "FEEDBACK_SECRET"
+APP_FACTORY = "mnist_mlp.service.worker:serve"
 
 
 def parse_args(argv=None):
@@ -42,7 +44,7 @@ def parse_args(argv=None):
         epilog=f"environment variables:\n{settings}\n  {MULTIPROC_ENV:<20} default: a private temp folder",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {project_version()}")
+    parser.add_argument("--version", action="store_true", help="show the version and exit")
     parser.add_argument("--server-help", action="store_true", help="list granian's own options")
     return parser.parse_known_args(argv)
 
@@ -51,21 +53,28 @@ def main(argv=None):
     args, server_options = parse_args(argv)
     # From the start: a SIGHUP before the reload thread runs waits for it instead of ending the server.
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
+    if args.version:
+        from ..model.version import project_version  # only here: the model package loads NumPy
+
+        print(f"mnist-serve {project_version()}")
+        return 0
     if args.server_help:
         return _granian(["--help"])
     scratch = []  # folders this run made, removed however it ends
     try:
-        feedback = _name_feedback_db()
         settings = load_settings()
+        # One key for every worker: a client then has one name, its one rate-limit bucket per worker
+        os.environ.setdefault(FEEDBACK_SECRET_ENV, secrets.token_hex(32))
         _check_app()
         _check_address(settings["HOST"], settings["PORT"])
-        print(f"feedback: {feedback}", file=sys.stderr)
+        print(f"feedback: {_feedback(settings['FEEDBACK_DB'])}", file=sys.stderr)
         options = _options(settings)
         if _metrics_dir():
             scratch.append(os.environ[MULTIPROC_ENV])
-        scratch.append(tempfile.mkdtemp(prefix="mnist-serve-state-"))
-        os.environ[STATE_DIR_ENV] = scratch[-1]
-        _reload_on_sighup(scratch[-1])
+        # The workers get the shared memory, like the blocked SIGHUP, by being forked from this
+        # process: granian's other way, spawning fresh interpreters, would give them neither.
+        multiprocessing.set_start_method("fork", force=True)
+        _reload_on_sighup(shared.share())
         if settings["LOG_FORMAT"] == "json":
             scratch.append(tempfile.mkdtemp(prefix="mnist-serve-"))
             options += ["--log-config", str(_json_log_config(Path(scratch[-1])))]
@@ -99,8 +108,8 @@ def _options(settings):
     ]  # fmt: skip
 
 
-def _reload_on_sighup(folder):
-    """SIGHUP asks the workers to reload their weights in place (service/reload.py).
+def _reload_on_sighup(memory):
+    """SIGHUP asks the workers to reload their weights in place (service/worker.py).
 
     main() blocks SIGHUP, in its thread and so in every thread and worker started after it,
     and this thread takes it with sigwait: granian's own SIGHUP handler, which would replace
@@ -110,10 +119,7 @@ def _reload_on_sighup(folder):
     def take():
         while True:
             signal.sigwait({signal.SIGHUP})
-            try:
-                request_reload(folder)
-            except OSError as exc:  # the folder removed or the disk full: say so, keep listening
-                print(f"error: SIGHUP: the reload could not be asked for: {exc}", file=sys.stderr)
+            memory.request_reload()
 
     threading.Thread(target=take, name="sighup", daemon=True).start()
 
@@ -159,12 +165,12 @@ def _check_app():
         os.close(read_end)
         status, message = 0, b""
         try:
-            from . import create_app
-
             # prometheus_client turns to multiprocess files when the variable merely exists,
             # even empty: this short-lived check must leave none behind
             os.environ.pop(MULTIPROC_ENV, None)
-            create_app()
+            from .worker import check_start_up
+
+            check_start_up()
         except StartupError as exc:
             status, message = 2, str(exc).encode()
         except BaseException as exc:
@@ -179,15 +185,10 @@ def _check_app():
         raise StartupError(message or f"the app could not be built (child status {status})")
 
 
-def _name_feedback_db():
-    """Where corrections go, in words. Run by hand, the server keeps them in a SQLite file in the
-    user's data folder; FEEDBACK_DB set, even to nothing (the container image), decides instead."""
-    if FEEDBACK_ENV not in os.environ:
-        data_home = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-        os.environ[FEEDBACK_ENV] = str(data_home / "mnist-mlp" / "feedback.sqlite3")
-    target = os.environ[FEEDBACK_ENV]
+def _feedback(target):
+    """Whether users' corrections are stored, and where, in words."""
     if not target:
-        return "off (FEEDBACK_DB is empty)"
+        return "off (set FEEDBACK_DB to a SQLite file or a postgresql:// URL to store users' corrections)"
     if "://" in target:
         return "stored in the PostgreSQL database FEEDBACK_DB names"  # the URL may hold a password
     return f"stored in {target}"

@@ -10,30 +10,50 @@ never waits on the network:
     socket --granian--> scope, proto --Edge.__rsgi__--> body <= MAX_CONTENT_LENGTH within
     BODY_TIMEOUT --> WSGI environ --> Flask --> status, headers, bytes --> access log line
 
-What the edge refuses itself gets the same JSON error shape as the app (errors.payload).
+The few routes that wait on something other than the CPU (OFFLOADED: a correction waits on
+its database, a scrape reads the workers' metrics files) run instead in one of IO_THREADS
+threads, so that a locked database stalls only them, never /healthz or /predict on the same
+worker. Each has IO_DEADLINE_S to be answered, waiting included, else it is answered 503
+(the thread finishes its work unseen); when the threads and IO_QUEUE waiting requests are
+all taken, a new one is answered 503 at once. What the edge refuses itself gets the same
+JSON error shape as the app (errors.payload).
 """
 
 import asyncio
 import io
-import os
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from .errors import payload
 from .logs import access_line
 
 JSON = "application/json"
+OFFLOADED = frozenset({("POST", "/feedback"), ("GET", "/metrics")})  # (method, path)
+IO_THREADS = 2  # per worker: the feedback store serialises its writes on one connection anyway
+IO_QUEUE = 14  # offloaded requests that may wait for a thread; a burst of the page's corrections fits
+# Longer than the feedback store's own waits (a busy database answers its 503 first), within the
+# 2 s or so a client can expect a "try again later" in
+IO_DEADLINE_S = 2.5
 
 
 class Edge:
     """An RSGI application serving the WSGI app `wsgi` (granian calls `__rsgi__`)."""
 
-    def __init__(self, wsgi, max_body, body_timeout, log_format="text", out=None):
+    def __init__(self, wsgi, max_body, body_timeout, log_format="text", out=None, on_start=None):
         self.wsgi = wsgi
         self.max_body = max_body
         self.body_timeout = body_timeout
         self.log_format = log_format
         self.out = out or sys.stdout
+        self._io = ThreadPoolExecutor(IO_THREADS, thread_name_prefix="edge-io")  # threads start on first use
+        self._io_slots = threading.BoundedSemaphore(IO_THREADS + IO_QUEUE)
+        self.on_start = on_start  # called once the worker is about to serve, its signal handlers set
+
+    def __rsgi_init__(self, loop):
+        if self.on_start is not None:
+            self.on_start()
 
     async def __rsgi__(self, scope, proto):
         started = time.perf_counter()
@@ -56,7 +76,23 @@ class Edge:
             return self._refusal(scope, 413, "request_too_large", self._too_large())
         except Exception as exc:  # granian's protocol errors: malformed chunks, a connection cut short
             return self._refusal(scope, 400, "bad_request", f"the request body is malformed ({exc})")
+        if (scope.method, scope.path) in OFFLOADED:
+            return await self._offload(scope, environ(scope, body, multithread=True))
         return call_wsgi(self.wsgi, environ(scope, body))
+
+    async def _offload(self, scope, env):
+        """(status, headers, body) from an I/O thread within the deadline; 503 when it cannot be."""
+        if not self._io_slots.acquire(blocking=False):
+            message = "this worker's threads for slow requests are all taken; try again in a moment"
+            return self._refusal(scope, 503, "server_busy", message, retry_after=1)
+        job = self._io.submit(call_wsgi, self.wsgi, env)
+        job.add_done_callback(lambda _: self._io_slots.release())  # run, or cancelled while waiting
+        try:
+            # on timeout the job is cancelled if it is still waiting; a running one ends on its own
+            return await asyncio.wait_for(asyncio.wrap_future(job), IO_DEADLINE_S)
+        except TimeoutError:
+            message = f"the request was not answered within {IO_DEADLINE_S:g} s; try again later"
+            return self._refusal(scope, 503, "deadline_exceeded", message, retry_after=1)
 
     async def _read_body(self, proto):
         """The whole body, counted as it arrives: a chunked upload over the limit stops at the limit."""
@@ -71,9 +107,12 @@ class Edge:
     def _too_large(self):
         return f"the request body is larger than the limit of {self.max_body} bytes"
 
-    def _refusal(self, scope, status, code, message):
+    def _refusal(self, scope, status, code, message, retry_after=None):
         body = payload(scope.path, code, message)
-        return status, [("content-type", JSON), ("x-content-type-options", "nosniff")], body
+        headers = [("content-type", JSON), ("x-content-type-options", "nosniff")]
+        if retry_after is not None:
+            headers.append(("retry-after", str(retry_after)))
+        return status, headers, body
 
     def _log(self, scope, status, headers, started):
         request_id = next((v for k, v in headers if k.lower() == "x-request-id"), "-")
@@ -93,7 +132,7 @@ class _TooLarge(Exception):
     pass
 
 
-def environ(scope, body):
+def environ(scope, body, multithread=False):
     """The WSGI environ (PEP 3333) of a request whose body has been read whole."""
     host, _, port = scope.server.rpartition(":")
     env = {
@@ -111,7 +150,7 @@ def environ(scope, body):
         "wsgi.url_scheme": scope.scheme,
         "wsgi.input": io.BytesIO(body),
         "wsgi.errors": sys.stderr,
-        "wsgi.multithread": False,
+        "wsgi.multithread": multithread,
         "wsgi.multiprocess": True,
         "wsgi.run_once": False,
     }
@@ -141,30 +180,3 @@ def call_wsgi(app, env):
         if hasattr(chunks, "close"):
             chunks.close()
     return started[0], started[1], body
-
-
-def serve_app():
-    """What each granian worker serves: the Flask app, settings from the environment, behind the edge."""
-    import gc
-    import signal
-
-    from . import create_app, load_classifier, logs, reload
-    from .config import STATE_DIR_ENV
-    from .last_good import build_app
-
-    # A forked worker inherits the master's handlers, which only set a flag in this copy
-    # of the master: a SIGTERM while the app loads would be lost and the worker would
-    # serve on until killed. Until granian installs the worker's own handlers, the
-    # default applies: a worker that has accepted nothing yet simply ends.
-    for stop in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(stop, signal.SIG_DFL)
-    folder = os.environ.get(STATE_DIR_ENV)
-    seen = reload.current_request(folder) if folder else None  # before loading: a later request is not missed
-    app = build_app(create_app)
-    if folder:
-        reload.watch(app, folder, seen, load_classifier)
-    logs.configure(app.config["LOG_FORMAT"])
-    # The app's long-lived objects (modules, Flask, NumPy, the weights) leave the garbage
-    # collector's view: each collection then scans only what requests allocate.
-    gc.freeze()
-    return Edge(app, app.config["MAX_CONTENT_LENGTH"], app.config["BODY_TIMEOUT"], app.config["LOG_FORMAT"])

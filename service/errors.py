@@ -7,7 +7,9 @@ Views raise `ApiError`; preprocessing errors and Werkzeug's HTTP errors (404, 40
 from MAX_CONTENT_LENGTH ...) are translated here, and the HTTP edge (edge.py) uses the
 same `payload` for what it refuses before the app runs. Anything else is a bug: it is
 logged with the request id and answered with a JSON 500, and the worker keeps serving.
-Every response carries the request id and `X-Content-Type-Options: nosniff`.
+Every response carries the request id and `X-Content-Type-Options: nosniff`. A 412 (a
+precondition of If-Match or If-Unmodified-Since failed) carries no body, as a 304 carries none:
+a client that sent a precondition did not ask for the resource.
 """
 
 import json
@@ -59,6 +61,7 @@ def error_response(status, code, message, headers=None):
 def init_app(app):
     app.before_request(_assign_request_id)
     app.after_request(_echo_request_id)
+    app.after_request(_empty_precondition_failure)
     app.register_error_handler(ApiError, _api_error)
     app.register_error_handler(PreprocessError, lambda exc: _api_error(from_preprocess(exc)))
     app.register_error_handler(HTTPException, _http_error)
@@ -78,6 +81,15 @@ def _assign_request_id():
 def _echo_request_id(response):
     response.headers[REQUEST_ID_HEADER] = request_id()
     response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def _empty_precondition_failure(response):
+    if response.status_code == 412:
+        if hasattr(response.response, "close"):
+            response.response.close()  # a static file's open handle
+        response.set_data(b"")
+        response.headers.pop("Content-Type", None)
     return response
 
 

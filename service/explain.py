@@ -16,9 +16,16 @@ from .errors import ApiError
 bp = Blueprint("explain", __name__)
 
 
-def explanations(clf, inputs):
-    """One explanation per input row, heatmaps included."""
-    return add_heatmaps(clf.explanations(inputs), inputs)
+def explanations(clf, inputs, deadline):
+    """One explanation per input row, heatmaps included, within the request's `deadline`.
+
+    The heatmaps are the slow part (two PNGs a row): the deadline is checked before each row's.
+    """
+    rows = clf.explanations(inputs)
+    for index in range(len(rows)):
+        deadline.check(index, len(rows), "explanations", "ask for fewer explanations at once")
+        add_heatmaps(rows[index : index + 1], inputs[index : index + 1])
+    return rows
 
 
 @bp.get("/model/units/<int:layer>/<int:unit>.png")

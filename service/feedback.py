@@ -5,26 +5,42 @@ Bodies, as for /predict's single image:
 - multipart/form-data with the file `image` and the fields `label` (and `predicted`, `model`, `source`).
 `predicted` and `model` say what the client was shown and are optional; the service runs the
 image through the loaded model itself and stores its own answer too. Answers 201 {"id": ...}.
+Fields are strict: `label` and `predicted` a digit 0-9 (a JSON integer, or a string of that one
+ASCII character), `model` 1 to 100 printable ASCII characters, `source` "page" or "api".
+
+`source` is what the server makes of the request, not what the client claims: "page" only when
+the client says "page" and the browser says it comes from this server's own page (cors.py), else
+"api". Any program can write those headers, so it tells honest browsers apart and proves nothing.
 
 Off (404) unless FEEDBACK_DB names a database; a database that fails answers 503 while
-/predict keeps working. Each client address is rate limited (service/rate_limit.py).
+/predict keeps working. Each client (service/clients.py) is rate limited (service/rate_limit.py).
 """
 
 import logging
+import re
+import reprlib
 
 from flask import Blueprint, current_app, jsonify, request
 
-from ..data.feedback_store import SOURCES, Correction, StoreUnavailable
+from ..data.feedback_store import SOURCES, Correction, InvalidCorrection, StoreFull, StoreUnavailable
 from ..data.preprocess import PreprocessError, preprocess
 from ..model.contract import SIDE, to_pixels
-from .bodies import json_body
+from .bodies import base64_image, json_body
+from .clients import current_client
+from .cors import from_own_page
 from .errors import ApiError, from_preprocess
-from .predict import base64_image
 
 log = logging.getLogger(__name__)
 bp = Blueprint("feedback", __name__)
 
+# How the store's failures are answered, the more specific first: exception -> (status, code, message)
+STORE_FAILURES = {  # the first that matches: StoreFull is a StoreUnavailable
+    StoreFull: (507, "feedback_full", "the feedback store is full; nothing more is kept until room is made"),
+    StoreUnavailable: (503, "feedback_unavailable", "the feedback database is unavailable; try again later"),
+}
 MAX_MODEL_ID = 100  # characters of a client's `model`
+MODEL_ID = re.compile(rf"[\x21-\x7e]{{1,{MAX_MODEL_ID}}}")  # printable ASCII, no spaces
+DIGITS = "0123456789"
 
 
 @bp.post("/feedback")
@@ -32,10 +48,13 @@ def feedback():
     store = current_app.extensions["feedback"]
     if store is None:
         raise ApiError(404, "feedback_off", "feedback is off on this server (FEEDBACK_DB is not set)")
-    _check_rate()
+    client = current_client()
+    _check_rate(client)
     image, fields = _body()
     label = _digit(fields.get("label"), "label", required=True)
     shown = _digit(fields.get("predicted"), "predicted", required=False)
+    shown_model = _model_id(fields.get("model"))
+    source = _source(fields.get("source"))
     try:
         inputs = preprocess(image, current_app.config["MAX_PIXELS"])
     except PreprocessError as exc:
@@ -49,21 +68,24 @@ def feedback():
         predicted=answer["digit"],
         confidence=answer["confidence"],
         model=clf.model_id,
-        source=_source(fields.get("source")),
+        source=source,
         shown_predicted=shown,
-        shown_model=_model_id(fields.get("model")),
+        shown_model=shown_model,
+        client=client,
     )
     try:
         row_id = store.add(correction)
+    except InvalidCorrection as exc:
+        raise ApiError(400, "bad_correction", str(exc)) from None
     except StoreUnavailable as exc:
         log.error("feedback not stored: %s", exc)
-        message = "the feedback database is unavailable; try again later"
-        raise ApiError(503, "feedback_unavailable", message) from None
+        status, code, message = next(v for kind, v in STORE_FAILURES.items() if isinstance(exc, kind))
+        raise ApiError(status, code, message) from None
     return jsonify(id=row_id), 201
 
 
-def _check_rate():
-    wait = current_app.extensions["feedback_limiter"].wait(request.remote_addr or "-")
+def _check_rate(client):
+    wait = current_app.extensions["feedback_limiter"].wait(client)
     if wait:
         message = f"too many corrections from this client; retry in {wait:.1f} s"
         raise ApiError(429, "too_many_requests", message, {"Retry-After": str(max(1, round(wait)))})
@@ -89,27 +111,32 @@ def _body():
 
 
 def _digit(value, name, required):
-    """An integer 0..9 from JSON or a form field; None when absent and optional."""
+    """An integer 0..9 from a JSON integer or a one-character string of an ASCII digit; None when
+    absent and optional. Never str.isdigit, which takes "²" and "𝟟" too."""
     if value is None and not required:
         return None
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
-    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 9:
-        raise ApiError(400, f"bad_{name}", f"'{name}' must be a digit from 0 to 9, got {value!r}")
-    return value
+    if isinstance(value, str) and len(value) == 1 and value in DIGITS:
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 9:
+        return value
+    raise ApiError(400, f"bad_{name}", f"'{name}' must be a digit from 0 to 9, got {reprlib.repr(value)}")
 
 
 def _source(value):
+    """The source stored: "page" when both the client and its browser say so, else "api"; 400 for
+    any other claim."""
     if value is None:
         return "api"
-    if value not in SOURCES:
-        raise ApiError(400, "bad_source", f"'source' must be one of {', '.join(SOURCES)}, got {value!r}")
-    return value
+    if not isinstance(value, str) or value not in SOURCES:
+        message = f"'source' must be one of {', '.join(SOURCES)}, got {reprlib.repr(value)}"
+        raise ApiError(400, "bad_source", message)
+    return "page" if value == "page" and from_own_page() else "api"
 
 
 def _model_id(value):
     if value is None:
         return None
-    if not isinstance(value, str) or len(value) > MAX_MODEL_ID:
-        raise ApiError(400, "bad_model", f"'model' must be a string of at most {MAX_MODEL_ID} characters")
+    if not isinstance(value, str) or not MODEL_ID.fullmatch(value):
+        message = f"'model' must be 1 to {MAX_MODEL_ID} printable ASCII characters without spaces"
+        raise ApiError(400, "bad_model", message)
     return value

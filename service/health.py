@@ -22,9 +22,16 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    # create_app refuses to build an app without weights, so a live app is a ready one;
-    # the check still reads the loaded model so a broken registration would show here.
+    """503 while this worker loads new weights or stops (service/worker.py), else 200 and the model."""
+    if not is_ready():
+        return jsonify(status="not ready", model=classifier().model_id), 503
     return jsonify(status="ready", model=classifier().model_id)
+
+
+def is_ready():
+    # an app without a worker (`flask run`, a test) has its weights from create_app: it is ready
+    worker = current_app.extensions.get("worker")
+    return worker is None or worker.ready
 
 
 @bp.get("/model")

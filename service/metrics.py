@@ -10,11 +10,12 @@ of any worker aggregates all of them. Without it (tests, `flask run`) the defaul
 in-process registry is used.
 """
 
+import glob
 import os
 import time
 from pathlib import Path
 
-from flask import Blueprint, Response, g, request
+from flask import Blueprint, Response, current_app, g, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -54,7 +55,7 @@ MODEL_INFO = Gauge(
 
 
 def init_app(app, classifier):
-    forget_dead_workers()
+    forget_dead_workers(app.config["PROMETHEUS_MULTIPROC_DIR"])
     show_model(classifier)
     app.before_request(_start_timer)
     app.after_request(_record)
@@ -68,10 +69,9 @@ def show_model(classifier, replacing=None):
     MODEL_INFO.labels(model_id=classifier.model_id, sha256=classifier.sha256).set(1)
 
 
-def forget_dead_workers():
+def forget_dead_workers(folder):
     """Drop the live-mode gauge files of workers that have died (a crash granian respawned):
     otherwise the model a dead worker served would be reported as loaded for good."""
-    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if not folder:
         return
     for path in Path(folder).glob("gauge_live*_*.db"):
@@ -101,12 +101,28 @@ def count_predictions(answers):
 
 @bp.get("/metrics")
 def metrics():
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    folder = current_app.config["PROMETHEUS_MULTIPROC_DIR"]
+    if folder:
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
+        _SizedFiles(registry, folder)
     else:
         registry = REGISTRY
     return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
+
+
+class _SizedFiles(multiprocess.MultiProcessCollector):
+    """Every worker's metrics files but those a worker starting this moment has made and not yet
+    sized: read empty, they would fail the whole scrape."""
+
+    def collect(self):
+        return self.merge([path for path in glob.glob(os.path.join(self._path, "*.db")) if _size(path)])
+
+
+def _size(path):
+    try:
+        return os.path.getsize(path)
+    except FileNotFoundError:  # a dead worker's file, dropped meanwhile
+        return 0
 
 
 def _start_timer():

@@ -9,11 +9,9 @@ Accepted bodies (a batch holds at most MAX_BATCH images):
 One image answers {"digit", "confidence", "probabilities", "uncertain", "model"}; a
 batch (several files, "images" or "inputs") answers {"predictions": [...], "model"}.
 `?preview=1` adds each input as a 28x28 PNG, `?explain=1` an "explanation" (service/explain.py).
+Each request stays within its budget (service/budget.py): at most MAX_BATCH inputs, an answer
+that cannot exceed MAX_ANSWER_BYTES, and REQUEST_BUDGET seconds of work.
 """
-
-import base64
-import binascii
-import time
 
 import numpy as np
 from flask import Blueprint, current_app, jsonify, request
@@ -21,7 +19,8 @@ from flask import Blueprint, current_app, jsonify, request
 from ..data.preprocess import PreprocessError, pixel_count, preprocess
 from ..data.preview import data_url, input_png
 from ..model.contract import prepared_inputs
-from .bodies import json_body
+from .bodies import base64_image, json_body
+from .budget import Deadline, check_answer
 from .errors import ApiError, from_preprocess
 from .explain import explanations
 from .metrics import count_predictions
@@ -38,15 +37,18 @@ TRUE_WORDS = {"1", "true", "yes", "on"}
 
 @bp.post("/predict")
 def predict():
-    inputs, batch = _inputs()
+    deadline = Deadline()
+    asked = _asked("preview"), _asked("explain")
+    inputs, batch = _inputs(deadline, asked)
     clf = current_app.extensions["classifier"]
     answers = clf.answers(inputs)
     count_predictions(answers)
-    if _asked("preview"):
+    preview, explain = asked
+    if preview:
         for answer, pixels in zip(answers, inputs):
             answer["preview"] = preview_png(pixels)
-    if _asked("explain"):
-        for answer, explanation in zip(answers, explanations(clf, inputs)):
+    if explain:
+        for answer, explanation in zip(answers, explanations(clf, inputs, deadline)):
             answer["explanation"] = explanation
     if batch:
         return jsonify(predictions=answers, model=clf.model_id)
@@ -62,8 +64,8 @@ def preview_png(pixels):
     return data_url(input_png(pixels))
 
 
-def _inputs():
-    """(float32 (N, 784) network inputs, whether the request is a batch)."""
+def _inputs(deadline, asked):
+    """(float32 (N, 784) network inputs, whether the request is a batch); `asked`: (preview, explain)."""
     mimetype = request.mimetype
     if mimetype == "multipart/form-data":
         files = request.files.getlist("image")
@@ -71,11 +73,11 @@ def _inputs():
             raise ApiError(
                 400, "missing_image", "multipart upload needs one or more files in the field 'image'"
             )
-        return _images([f.read() for f in _bounded(files)], batch=len(files) > 1)
+        return _images([f.read() for f in _admitted(files, asked)], len(files) > 1, deadline)
     if mimetype == "application/json":
-        return _json_inputs()
+        return _json_inputs(deadline, asked)
     if mimetype in IMAGE_TYPES or mimetype == UNTYPED:
-        return _images([request.get_data()], batch=False)
+        return _images(_admitted([request.get_data()], asked), False, deadline)
     kind = f"content type {mimetype!r}" if mimetype else "a body without a content type"
     raise ApiError(
         415,
@@ -85,7 +87,7 @@ def _inputs():
     )
 
 
-def _json_inputs():
+def _json_inputs(deadline, asked):
     body = json_body()
     if not isinstance(body, dict):
         raise ApiError(400, "malformed_json", "the body must be a JSON object")
@@ -99,35 +101,32 @@ def _json_inputs():
     values = body[name]
     if batch and (not isinstance(values, list) or not values):
         raise ApiError(400, "bad_request", f"'{name}' must be a non-empty list")
-    items = _bounded(values) if batch else [values]
+    items = _admitted(values if batch else [values], asked)
     where = [f"{name}[{i}]" if batch else name for i in range(len(items))]
     if name.startswith("image"):
-        return _images([base64_image(v, w) for v, w in zip(items, where)], batch)
+        return _images([base64_image(v, w) for v, w in zip(items, where)], batch, deadline)
     return np.concatenate([_prepared(v, w) for v, w in zip(items, where)]), batch
 
 
-def _bounded(items):
+def _admitted(items, asked):
+    """`items`, if that many are within MAX_BATCH and their answer, with the parts `asked` for, within
+    MAX_ANSWER_BYTES: 413 if not."""
     limit = current_app.config["MAX_BATCH"]
     if len(items) > limit:
         raise ApiError(413, "batch_too_large", f"{len(items)} images in one request; the limit is {limit}")
+    clf = current_app.extensions["classifier"]
+    check_answer(len(items), clf.layer_sizes, *asked)
     return items
 
 
-def _images(blobs, batch):
+def _images(blobs, batch, deadline):
     """Each image preprocessed, within the request's pixel and time budgets."""
     config = current_app.config
-    deadline = time.monotonic() + config["REQUEST_BUDGET"]
     if batch:
         _check_batch_pixels(blobs, config["MAX_BATCH_PIXELS"])
     inputs = []
     for index, blob in enumerate(blobs):
-        if time.monotonic() > deadline:
-            raise ApiError(
-                503,
-                "time_budget_exceeded",
-                f"the request took longer than {config['REQUEST_BUDGET']:g} s after {index} of "
-                f"{len(blobs)} images; send fewer or smaller images",
-            )
+        deadline.check(index, len(blobs), "images", "send fewer or smaller images")
         try:
             inputs.append(preprocess(blob, config["MAX_PIXELS"]))
         except PreprocessError as exc:
@@ -147,21 +146,6 @@ def _check_batch_pixels(blobs, limit):
         raise ApiError(
             413, "batch_too_large", f"the batch holds {total} pixels in all; the limit is {limit} pixels"
         )
-
-
-def base64_image(value, where):
-    if not isinstance(value, str):
-        raise ApiError(400, "bad_request", f"'{where}' must be a base64 string or a data: URL")
-    if value.startswith("data:"):
-        header, comma, value = value.partition(",")
-        if not comma or not header.endswith(";base64"):
-            raise ApiError(
-                400, "bad_request", f"'{where}' must be a base64 data: URL (data:image/png;base64,...)"
-            )
-    try:
-        return base64.b64decode("".join(value.split()), validate=True)
-    except (binascii.Error, ValueError):
-        raise ApiError(400, "bad_base64", f"'{where}' is not valid base64") from None
 
 
 def _prepared(value, where):

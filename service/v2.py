@@ -5,6 +5,8 @@ and POST /v2/models/mnist/infer with one FP32 tensor of shape [N, 784] or [N, 28
 holding MNIST pixels / 255. Outputs: "probabilities" (FP32 [N, 10]) and "digit" (INT64 [N]).
 The request parameter {"explain": true} adds one BYTES output "explanation" [N]: each element
 the JSON of that row's explanation, the same object as /predict?explain=1's.
+`outputs` may name each output once, and `id` is a string of at most MAX_ID characters, so an
+answer is bounded (service/budget.py) before any of it is built.
 Errors use the protocol's own shape, {"error": "<message>"}, for every status (errors.payload).
 """
 
@@ -13,12 +15,13 @@ import math
 
 from flask import Blueprint, current_app, jsonify, request
 
-from ..model.calibration import is_uncertain
 from ..model.contract import CLASSES, INPUTS, SIDE, prepared_inputs
 from ..model.version import DISTRIBUTION, project_version
 from .bodies import json_body
+from .budget import Deadline, check_answer
 from .errors import ApiError
 from .explain import explanations
+from .health import is_ready
 from .metrics import count_predictions
 
 bp = Blueprint("v2", __name__, url_prefix="/v2")
@@ -26,6 +29,7 @@ bp = Blueprint("v2", __name__, url_prefix="/v2")
 MODEL_NAME = "mnist"
 OUTPUTS = ("probabilities", "digit")
 SHAPES = ((INPUTS,), (SIDE, SIDE))  # per item, after the batch dimension
+MAX_ID = 256  # characters of a request's `id`, echoed in the answer
 
 
 def _classifier(name, version=None):
@@ -50,7 +54,8 @@ def live():
 
 @bp.get("/health/ready")
 def ready():
-    return jsonify(ready="classifier" in current_app.extensions)
+    ready = is_ready()  # the protocol answers "not ready" with a status outside 2xx: /readyz's 503
+    return jsonify(ready=ready), 200 if ready else 503
 
 
 @bp.get("/models/<name>")
@@ -77,6 +82,7 @@ def model_ready(name):
 
 @bp.post("/models/<name>/infer")
 def infer(name):
+    deadline = Deadline()
     clf = _classifier(name)
     if "Inference-Header-Content-Length" in request.headers:
         raise ApiError(
@@ -86,19 +92,22 @@ def infer(name):
     body = json_body(force=True)
     if not isinstance(body, dict):
         raise ApiError(400, "bad_request", "the body must be a JSON inference request object")
-    inputs = _tensor(body.get("inputs"))
+    shape, data = _tensor(body.get("inputs"))
     wanted = _requested_outputs(body.get("outputs"))
     explain = _explain_parameter(body.get("parameters"))
-    probs = clf.predict_proba(inputs)
-    digits, confidence = probs.argmax(axis=1), probs.max(axis=1)
-    uncertain = is_uncertain(confidence, clf.uncertain_threshold)
-    count_predictions(
-        {"digit": int(d), "confidence": float(c), "uncertain": bool(u)}
-        for d, c, u in zip(digits, confidence, uncertain)
-    )
+    request_id = _request_id(body)
+    check_answer(shape[0], clf.layer_sizes, explain=explain)
+    inputs = _inputs(shape, data)
+    answers = clf.answers(inputs)
+    count_predictions(answers)
+    n = len(answers)
     tensors = {
-        "probabilities": {"datatype": "FP32", "shape": list(probs.shape), "data": probs.ravel().tolist()},
-        "digit": {"datatype": "INT64", "shape": [len(digits)], "data": digits.tolist()},
+        "probabilities": {
+            "datatype": "FP32",
+            "shape": [n, CLASSES],
+            "data": [p for a in answers for p in a["probabilities"]],  # row-major
+        },
+        "digit": {"datatype": "INT64", "shape": [n], "data": [a["digit"] for a in answers]},
     }
     answer = {
         "model_name": MODEL_NAME,
@@ -106,17 +115,17 @@ def infer(name):
         "outputs": [{"name": out, **tensors[out]} for out in wanted],
     }
     if explain:
-        why = [json.dumps(e, separators=(",", ":")) for e in explanations(clf, inputs)]
+        why = [json.dumps(e, separators=(",", ":")) for e in explanations(clf, inputs, deadline)]
         answer["outputs"].append(
             {"name": "explanation", "datatype": "BYTES", "shape": [len(why)], "data": why}
         )
-    if "id" in body:
-        answer["id"] = body["id"]
+    if request_id is not None:
+        answer["id"] = request_id
     return jsonify(answer)
 
 
 def _tensor(inputs):
-    """float32 (N, 784) from the request's single input tensor."""
+    """(shape, data) of the request's single input tensor, its header checked."""
     if not isinstance(inputs, list) or len(inputs) != 1 or not isinstance(inputs[0], dict):
         raise ApiError(400, "bad_request", "'inputs' must hold exactly one tensor object")
     tensor = inputs[0]
@@ -132,7 +141,11 @@ def _tensor(inputs):
     limit = current_app.config["MAX_BATCH"]
     if not 1 <= shape[0] <= limit:
         raise ApiError(413 if shape[0] > limit else 400, "bad_request", f"batch size must be 1..{limit}")
-    data = tensor.get("data")
+    return shape, tensor.get("data")
+
+
+def _inputs(shape, data):
+    """float32 (N, 784) from the tensor's data."""
     try:
         # The protocol allows the data flat (row-major) or nested like the shape.
         flat = prepared_inputs(data, shapes=[tuple(shape), (math.prod(shape),)])
@@ -149,9 +162,17 @@ def _requested_outputs(outputs):
         if isinstance(outputs, list)
         else None
     )
-    if not names or any(n not in OUTPUTS for n in names):
-        raise ApiError(400, "bad_request", f"'outputs' may only name {list(OUTPUTS)}")
+    if not names or any(n not in OUTPUTS for n in names) or len(set(names)) < len(names):
+        raise ApiError(400, "bad_request", f"'outputs' may name each of {list(OUTPUTS)} once, no other")
     return names
+
+
+def _request_id(body):
+    """The request's `id`, echoed in the answer; None when it has none."""
+    value = body.get("id")
+    if value is not None and not (isinstance(value, str) and len(value) <= MAX_ID):
+        raise ApiError(400, "bad_request", f"'id' must be a string of at most {MAX_ID} characters")
+    return value
 
 
 def _explain_parameter(parameters):

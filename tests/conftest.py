@@ -58,10 +58,10 @@ def postgres():
 @pytest.fixture
 def empty_postgres(postgres):
     """The session's PostgreSQL, emptied of the feedback tables after the test."""
-    from tests.feedback_db import query
+    from tests.feedback_db import drop_tables
 
     yield postgres
-    query(postgres, "DROP TABLE IF EXISTS corrections, schema_version")
+    drop_tables(postgres)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -7,7 +7,7 @@ import pytest
 
 from mnist_mlp.scripts.serving import ServerFailed, free_port, start, stop, wait_ready
 
-__all__ = ["free_port", "running", "start", "stop"]
+__all__ = ["free_port", "running", "start", "stop", "wait_ready"]
 
 
 @contextlib.contextmanager

@@ -1,14 +1,17 @@
-"""POST /admin/reload in process: off without ADMIN_TOKEN, the token checked, and 501 outside
-mnist-serve (the live reload is tests/test_reload.py)."""
+"""POST /admin/reload in process: off without ADMIN_TOKEN, the token checked, failed attempts
+throttled, a short token refused at start-up, and 501 outside mnist-serve (the live reload is
+tests/test_reload.py)."""
 
 import pytest
 
-from mnist_mlp.service import create_app
+from mnist_mlp.service import StartupError, create_app
+
+TOKEN = "an-admin-token-of-32-characters!"
 
 
 @pytest.fixture
 def client():
-    return create_app({"ADMIN_TOKEN": "s3cret"}).test_client()
+    return create_app({"ADMIN_TOKEN": TOKEN}).test_client()
 
 
 def test_off_without_a_token():
@@ -17,7 +20,8 @@ def test_off_without_a_token():
 
 
 @pytest.mark.parametrize(
-    "header", [None, "s3cret", "Bearer wrong", "Basic s3cret", "Bearer s3cret2", "Bearer "]
+    "header",
+    [None, TOKEN, "Bearer wrong", f"Basic {TOKEN}", f"Bearer {TOKEN}2", f"Bearer {TOKEN[:-1]}", "Bearer "],
 )
 def test_the_token_must_match(client, header):
     headers = {"Authorization": header} if header else {}
@@ -25,13 +29,41 @@ def test_the_token_must_match(client, header):
     assert (response.status_code, response.json["error"]["code"]) == (401, "unauthorized")
 
 
-def test_outside_mnist_serve_it_says_so(client, monkeypatch):
-    monkeypatch.delenv("MNIST_SERVE_STATE_DIR", raising=False)
-    response = client.post("/admin/reload", headers={"Authorization": "Bearer s3cret"})
+@pytest.mark.parametrize("token", ["s3cret", "x" * 31])
+def test_a_short_token_stops_start_up(token):
+    with pytest.raises(
+        StartupError, match=rf"^ADMIN_TOKEN must be at least 32 characters \(it has {len(token)}\)"
+    ):
+        create_app({"ADMIN_TOKEN": token})
+
+
+def test_failed_attempts_are_throttled_per_client(client):
+    wrong = {"headers": {"Authorization": "Bearer wrong"}}
+    statuses = [client.post("/admin/reload", **wrong).status_code for _ in range(6)]
+    assert statuses == [401] * 5 + [429]
+    throttled = client.post("/admin/reload", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert (throttled.status_code, throttled.json["error"]["code"]) == (429, "too_many_requests")
+    assert 1 <= int(throttled.headers["Retry-After"]) <= 60
+    # another client, even in the same IPv4 /24, is not held back; the right token still works for it
+    other = {"environ_base": {"REMOTE_ADDR": "127.0.0.2"}}
+    assert (
+        client.post("/admin/reload", headers={"Authorization": f"Bearer {TOKEN}"}, **other).status_code == 501
+    )
+
+
+def test_outside_mnist_serve_it_says_so(client):
+    response = client.post("/admin/reload", headers={"Authorization": f"Bearer {TOKEN}"})
     assert (response.status_code, response.json["error"]["code"]) == (501, "not_supported")
 
 
-def test_a_state_folder_that_cannot_be_written_is_a_503(client, monkeypatch, tmp_path):
-    monkeypatch.setenv("MNIST_SERVE_STATE_DIR", str(tmp_path / "removed"))
-    response = client.post("/admin/reload", headers={"Authorization": "Bearer s3cret"})
-    assert (response.status_code, response.json["error"]["code"]) == (503, "reload_unavailable")
+def test_under_mnist_serve_it_changes_the_shared_reload_token(client):
+    """What every worker's watcher looks at (the live reload is tests/test_reload.py)."""
+    from mnist_mlp.service.shared import Shared
+    from mnist_mlp.service.worker import Worker
+
+    memory = Shared()
+    Worker(client.application, memory)
+    before = memory.token()
+    response = client.post("/admin/reload", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert response.status_code == 202 and response.json["status"] == "reloading"
+    assert memory.token() != before

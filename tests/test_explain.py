@@ -13,7 +13,7 @@ MAX_RELATIVE_ERROR = 1e-6
 
 
 def as_float64(model):
-    copy = MLP(model.layer_sizes, dtype=np.float64)
+    copy = MLP(model.layer_sizes, dtype=np.float64, activation=model.activation)
     copy.params[...] = model.params
     return copy
 
@@ -43,11 +43,14 @@ def inputs(rng):
     return [drawn, noisy, shifted]
 
 
-@pytest.mark.parametrize("model_name", ["random", "shipped"])
+@pytest.mark.parametrize("model_name", ["random", "sigmoid", "shipped"])
 def test_input_gradients_equal_central_finite_differences(model_name):
     rng = np.random.default_rng(3)
-    model = MLP(seed=11, dtype=np.float64) if model_name == "random" else shipped_float64()
-    if model_name == "random":
+    if model_name == "shipped":
+        model = shipped_float64()
+    else:
+        model = MLP(seed=11, dtype=np.float64, activation="sigmoid" if model_name == "sigmoid" else "relu")
+    if model_name != "shipped":
         for b in model.biases:  # nonzero biases, so the ReLUs' gates are not all set by the weights alone
             b[...] = rng.normal(0, 0.1, b.shape)
     batch = np.stack(inputs(rng))

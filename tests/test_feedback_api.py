@@ -17,6 +17,7 @@ from tests.service_fixtures import drawn_digit, encode
 
 PNG = encode(drawn_digit())
 B64 = base64.b64encode(PNG).decode()
+FROM_THE_PAGE = {"Sec-Fetch-Site": "same-origin", "Origin": "http://localhost"}  # the browser's, on our page
 
 
 @pytest.fixture
@@ -38,7 +39,7 @@ def test_a_json_correction_is_stored_with_the_models_own_answer(client, db):
         "model": "m",
         "source": "page",
     }
-    response = client.post("/feedback", json=sent)
+    response = client.post("/feedback", json=sent, headers=FROM_THE_PAGE)
     assert response.status_code == 201
     [row] = open_store(db).corrections()
     assert response.json == {"id": row.id}
@@ -53,6 +54,21 @@ def test_a_multipart_correction_is_stored_as_from_the_api(client, db):
 
 
 @pytest.mark.parametrize(
+    ("headers", "source"),
+    [
+        (FROM_THE_PAGE, "page"),
+        ({"Origin": "http://localhost"}, "page"),  # a browser without Sec-Fetch-Site, on our page
+        ({}, "api"),  # curl or a script claiming "page"
+        ({"Sec-Fetch-Site": "none"}, "api"),  # typed in the address bar: not the page's script
+    ],
+)
+def test_page_is_stored_only_when_the_browser_says_it_comes_from_the_page(client, db, headers, source):
+    form = {"image": (io.BytesIO(PNG), "one.png"), "label": "4", "source": "page"}
+    assert client.post("/feedback", data=form, headers=headers).status_code == 201
+    assert [r.source for r in open_store(db).corrections()] == [source]
+
+
+@pytest.mark.parametrize(
     "fields, code",
     [
         ({}, "bad_label"),
@@ -64,6 +80,24 @@ def test_a_multipart_correction_is_stored_as_from_the_api(client, db):
         ({"label": 3, "predicted": 11}, "bad_predicted"),
         ({"label": 3, "model": "x" * 101}, "bad_model"),
         ({"label": 3, "source": "email"}, "bad_source"),
+        # what str.isdigit takes and int() may not: superscripts, other scripts' digits, huge numbers
+        ({"label": "²"}, "bad_label"),
+        ({"label": "³"}, "bad_label"),
+        ({"label": "𝟟"}, "bad_label"),
+        ({"label": "٣"}, "bad_label"),
+        ({"label": "7" * 5000}, "bad_label"),
+        ({"label": " 3"}, "bad_label"),
+        ({"label": "03"}, "bad_label"),
+        ({"label": "+3"}, "bad_label"),
+        ({"label": ["3"]}, "bad_label"),
+        ({"label": 3, "predicted": "𝟟"}, "bad_predicted"),
+        ({"label": 3, "predicted": "9" * 5000}, "bad_predicted"),
+        ({"label": 3, "model": ""}, "bad_model"),
+        ({"label": 3, "model": "mnist mlp"}, "bad_model"),
+        ({"label": 3, "model": "mnist-mlp-é"}, "bad_model"),
+        ({"label": 3, "model": ["m"]}, "bad_model"),
+        ({"label": 3, "source": ["page"]}, "bad_source"),
+        ({"label": 3, "source": "x" * 5000}, "bad_source"),
     ],
 )
 def test_fields_are_checked(client, db, fields, code):
@@ -72,6 +106,15 @@ def test_fields_are_checked(client, db, fields, code):
         assert response.status_code == 201
         return
     assert (response.status_code, response.json["error"]["code"]) == (400, code)
+    assert len(response.json["error"]["message"]) < 200
+    assert open_store(db).corrections() == []
+
+
+@pytest.mark.parametrize("label", ["²", "𝟟", "7" * 5000, "", "3.0"])
+def test_form_fields_are_checked_as_strictly(client, db, label):
+    form = {"image": (io.BytesIO(PNG), "one.png"), "label": label, "predicted": "1"}
+    response = client.post("/feedback", data=form)
+    assert (response.status_code, response.json["error"]["code"]) == (400, "bad_label")
     assert open_store(db).corrections() == []
 
 
@@ -144,16 +187,31 @@ def test_behind_a_proxy_each_forwarded_client_has_its_own_bucket(db, hops, limit
     assert statuses == limited
 
 
-def test_a_bucket_refills_at_its_rate_and_full_ones_are_forgotten():
+def test_a_bucket_refills_at_its_rate():
     now = [0.0]
     limiter = RateLimiter(rate=2.0, burst=1, clock=lambda: now[0])
     assert limiter.wait("a") == 0.0
     assert limiter.wait("a") == pytest.approx(0.5)
     now[0] += 0.5
+    assert limiter.wait("a", take=False) == 0.0
+    assert limiter.wait("a", take=False) == 0.0  # looking takes nothing
     assert limiter.wait("a") == 0.0
-    now[0] += 10
-    limiter._forget_full(now[0])
-    assert limiter._buckets == {}
+    assert limiter.wait("a", take=False) == pytest.approx(0.5)
+
+
+def test_ipv6_clients_are_limited_by_their_64(db):
+    client = create_app({"FEEDBACK_DB": db, "FEEDBACK_BURST": 2, "FEEDBACK_RATE": 0.01}).test_client()
+    sent = {"json": {"image": B64, "label": 1}}
+    addresses = [
+        "2001:db8:1:2::1",
+        "2001:db8:1:2:ffff:ffff:ffff:ffff",
+        "2001:db8:1:2:3:4:5:6",
+        "2001:db8:1:3::1",
+    ]
+    statuses = [
+        client.post("/feedback", environ_base={"REMOTE_ADDR": a}, **sent).status_code for a in addresses
+    ]
+    assert statuses == [201, 201, 429, 201]  # the fourth is the next /64: another client
 
 
 def test_the_page_offers_corrections_only_when_feedback_is_on(client):

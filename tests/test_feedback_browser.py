@@ -86,3 +86,23 @@ def _rows(db):
         return store.corrections()
     finally:
         store.close()
+
+
+def test_undo_is_gone_once_the_correction_is_saved(page):
+    draw_seven(page)
+    page.locator(".feedback-digit[data-digit='2']").click()
+    assert page.locator("#feedback-undo").is_visible()
+    page.wait_for_function(
+        "() => document.getElementById('feedback-text').textContent === 'Saved: it was 2. Thank you.'",
+        timeout=(UNDO_S + 5) * 1000,
+    )
+    assert page.locator("#feedback-undo").is_hidden()  # nothing left to undo
+
+
+def test_the_digit_just_predicted_is_not_offered(page):
+    shown = draw_seven(page)
+    offered = page.locator(".feedback-digit:visible")
+    assert offered.count() == 9
+    assert shown not in offered.all_inner_texts()
+    page.keyboard.press(shown)  # its key does nothing either
+    assert page.locator("#feedback-text").inner_text() != f"Thanks: it was {shown}. Saving…"

@@ -68,11 +68,12 @@ def test_a_large_original_is_dropped_but_the_input_kept(feedback_db):
 
 
 def test_nothing_about_the_person_is_a_column(feedback_db):
+    """`client` is the service's keyed hash of the address (16 hex digits), never the address."""
     open_store(feedback_db).add(correction())
     names = {name for (name,) in columns(feedback_db)}
     assert names == {
         "id", "created_at", "source", "label", "predicted", "confidence", "model",
-        "shown_predicted", "shown_model", "pixels", "original",
+        "shown_predicted", "shown_model", "pixels", "original", "client", "status", "reviewed_at",
     }  # fmt: skip
 
 

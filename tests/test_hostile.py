@@ -324,6 +324,47 @@ def test_deeply_nested_json_is_a_400(server, path):
     assert_still_serving(port)
 
 
+def test_an_answer_of_hundreds_of_megabytes_is_refused_and_the_worker_lives(server):
+    """A 1 MB /v2 request naming "probabilities" 34,000 times asked for a 430 MB answer: each output
+    may now be named once, so it is a 400 before anything is built, and no worker is replaced."""
+    proc, port = server
+    wait_for_workers(proc, 2)
+    before = sorted(workers(proc))
+    tensor = {"name": "input", "shape": [64, 784], "datatype": "FP32", "data": [0] * (64 * 784)}
+    request_body = {"inputs": [tensor], "outputs": [{"name": "probabilities"}] * 34_000}
+    body = json.dumps(request_body, separators=(",", ":")).encode()
+    assert len(body) < MAX_BODY
+    status, answer, elapsed = request(
+        port, "POST", "/v2/models/mnist/infer", body, {"Content-Type": "application/json"}, timeout=120
+    )
+    assert_error(status, answer, 400, v2=True)
+    assert "once" in answer["error"] and elapsed < 5, (answer, elapsed)
+    assert sorted(workers(proc)) == before
+    assert_still_serving(port)
+
+
+@pytest.mark.parametrize("path", ["/feedback", "/predict", "/admin/reload"])
+def test_a_form_posted_from_another_sites_page_is_refused(server, path):
+    """What a page elsewhere makes its visitors' browsers send: a multipart POST needs no preflight."""
+    _, port = server
+    boundary = "crosssite"
+    body = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="a.png"\r\n'
+        "Content-Type: image/png\r\n\r\n".encode()
+        + PNG
+        + f'\r\n--{boundary}\r\nContent-Disposition: form-data; name="label"\r\n\r\n7\r\n'
+        f"--{boundary}--\r\n".encode()
+    )
+    headers = {
+        "Content-Type": f"multipart/form-data; boundary={boundary}",
+        "Origin": "https://elsewhere.example",
+        "Sec-Fetch-Site": "cross-site",
+    }
+    status, answer, _ = request(port, "POST", path, body, headers)
+    assert_error(status, answer, 403, "cross_site_request")
+    assert_still_serving(port)
+
+
 def test_v2_errors_keep_their_own_shape_for_404_405_and_413(server):
     _, port = server
     status, body, _ = request(port, "GET", "/v2/nothing/here")

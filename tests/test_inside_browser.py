@@ -12,6 +12,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import shutil
 
 import pytest
@@ -177,3 +178,59 @@ def test_clearing_or_an_answer_without_explanation_empties_the_panel(browser, se
         tab.idle()
         assert tab.prediction() == "3"
         assert page.locator("#inside-body").is_hidden() and page.locator("#inside-empty").is_visible()
+
+
+PANEL_TOP = "() => document.getElementById('inside').getBoundingClientRect().top"
+
+
+@pytest.mark.parametrize("where", ["desktop", "phone"])
+def test_why_next_to_the_answer_opens_the_panel_and_scrolls_to_it(browser, server, artifacts, where):
+    """The panel starts below the fold (at 1280x800 as on a phone): "Why?" beside the answer leads there."""
+    options = (
+        {}
+        if where == "desktop"
+        else dict(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
+    )
+    with opened(browser, server, **options) as tab:
+        page = tab.page
+        height = page.viewport_size["height"]
+        assert page.locator("#why").is_hidden()  # nothing to explain yet
+        assert tab.draw(SEVEN) == "7"
+        assert page.evaluate(PANEL_TOP) >= height - 10  # out of sight, or nearly
+        why = page.get_by_role("link", name="Why?")
+        assert why.is_visible()
+        tab.shot(artifacts, f"why-{where}")
+        why.click()
+        page.wait_for_function(f"() => ({PANEL_TOP})() >= 0 && ({PANEL_TOP})() < {height / 2}")
+        assert page.locator("#inside").evaluate("el => el.open") is True
+        assert page.locator("#saliency").is_visible()
+        tab.shot(artifacts, f"why-{where}-panel")
+
+
+def rgb(css):
+    """(r, g, b) in 0..1 of a computed CSS colour: rgb(...) or color(srgb ...)."""
+    numbers = [float(n) for n in re.findall(r"[\d.]+", css)]
+    return numbers[:3] if css.startswith("color(") else [n / 255 for n in numbers[:3]]
+
+
+@pytest.mark.parametrize("color_scheme", ["light", "dark"])
+def test_the_units_words_say_what_their_colours_show(browser, server, color_scheme):
+    """Fired units are darker than silent ones in the light scheme and brighter in the dark one:
+    the words name the colour, blue for a unit that fired and grey for a silent one."""
+    with opened(browser, server, color_scheme) as tab:
+        page = tab.page
+        tab.draw(SEVEN)
+        fired, silent = page.evaluate(
+            """() => {
+                const units = [...document.querySelectorAll('.unit')];
+                const level = (u) => Number(u.style.getPropertyValue('--level'));
+                const colour = (u) => getComputedStyle(u).backgroundColor;
+                return [colour(units.find((u) => level(u) === 1)), colour(units.find((u) => level(u) === 0))];
+            }"""
+        )
+        (r, g, b), grey = rgb(fired), rgb(silent)
+        assert b - max(r, g) > 0.2, fired  # blue
+        assert max(grey) - min(grey) < 0.1, silent  # grey
+        for layer in (1, 2):
+            words = page.locator(f"#units-{layer}-words").inner_text()
+            assert "blue" in words and "grey" in words and "bright" not in words, words

@@ -1,4 +1,5 @@
-"""The layers import only downward: model <- data <- service / scripts, and nothing imports service.
+"""The layers import only downward: model <- data <- service / scripts / lab, and nothing imports
+service or lab.
 
 Two checks: every module's import statements (what the code says), and each layer imported
 in a fresh interpreter (what actually gets loaded, transitively).
@@ -14,13 +15,14 @@ import pytest
 
 import mnist_mlp
 
-LAYERS = ("model", "data", "service", "scripts")
-# What each layer may import from the project; `service` and `scripts` sit side by side.
+LAYERS = ("model", "data", "service", "scripts", "lab")
+# What each layer may import from the project; `service`, `scripts` and `lab` sit side by side.
 ALLOWED = {
     "model": {"model"},
     "data": {"model", "data"},
     "service": {"model", "data", "service"},
     "scripts": {"model", "data", "scripts"},
+    "lab": {"model", "data", "lab"},
 }
 WEB = ("flask", "werkzeug", "granian", "prometheus_client", "jinja2")
 # Modules that must load without the web stack (and, for model, without Pillow).
@@ -37,9 +39,24 @@ FORBIDDEN_AT_RUN_TIME = {
     "mnist_mlp.scripts.predict": (*WEB, "mnist_mlp.service", "tqdm", "sklearn", "matplotlib"),
     "mnist_mlp.scripts.export": (*WEB, "mnist_mlp.service", "onnx"),  # onnx only once it exports
     "mnist_mlp.data.preview": (*WEB, "mnist_mlp.service"),
+    # The mnist-serve master supervises the workers and stays small: the workers load the rest.
+    "mnist_mlp.service.__main__": (
+        *(name for name in WEB if name != "granian"),
+        "numpy",
+        "PIL",
+        "mnist_mlp.model",
+        "mnist_mlp.data",
+        "mnist_mlp.lab",
+    ),
     # SQLite needs nothing installed; psycopg only once a postgresql:// URL is opened.
     "mnist_mlp.data.feedback_store": (*WEB, "mnist_mlp.service", "psycopg"),
     "mnist_mlp.scripts.feedback": (*WEB, "mnist_mlp.service", "psycopg", "tqdm", "sklearn", "matplotlib"),
+    # The inference service stays forward-only: the training lab never loads with it.
+    "mnist_mlp.service": ("mnist_mlp.lab", "mnist_mlp.model.training"),
+    # mnist-lab sets the BLAS thread count before NumPy loads: its entry point must not load NumPy.
+    "mnist_mlp.lab": ("numpy", *WEB),
+    "mnist_mlp.lab.__main__": ("numpy", *WEB),
+    "mnist_mlp.lab.app": ("mnist_mlp.service", "sklearn", "matplotlib"),
 }
 
 
@@ -76,7 +93,7 @@ def imported_layers(name, path):
     return found
 
 
-def test_the_package_is_one_namespace_with_four_layers():
+def test_the_package_is_one_namespace_with_a_package_per_layer():
     assert mnist_mlp.__name__ == "mnist_mlp" and not getattr(mnist_mlp, "__file__", None)
     modules = list(project_modules())
     assert {layer for layer, _, _ in modules} == set(LAYERS)

@@ -51,17 +51,27 @@ def numeric_gradient(model, x, y, eps=1e-6):
     return grads
 
 
-@pytest.mark.parametrize("sizes", [(12, 9, 7, 10), (5, 4)])
-def test_every_gradient_matches_central_differences_in_float64(sizes):
+@pytest.mark.parametrize(
+    ("sizes", "activation"),
+    [
+        ((12, 9, 7, 10), "relu"),
+        ((5, 4), "relu"),
+        ((12, 9, 7, 10), "sigmoid"),
+        ((12, 6, 6, 6, 6, 6, 10), "sigmoid"),  # five sigmoid layers: gradients fading on the way back
+    ],
+)
+def test_every_gradient_matches_central_differences_in_float64(sizes, activation):
     rng = np.random.default_rng(0)
-    model = MLP(sizes, seed=1, dtype=np.float64)
+    model = MLP(sizes, seed=1, dtype=np.float64, activation=activation)
     for b in model.biases:  # non-zero biases, so their gradients are exercised off the origin
         b[...] = rng.normal(scale=0.1, size=b.shape)
     x = rng.normal(size=(6, sizes[0]))
     y = rng.integers(0, sizes[-1], size=6)
     loss_and_grads(model, x, y)
     analytic = model.grads.copy()
-    numeric = numeric_gradient(model, x, y)
+    # ReLU has kinks, which a small step seldom crosses; the smooth sigmoid takes a larger one, as
+    # its deep layers' gradients (1e-6) would otherwise drown in the loss's rounding (1e-10 / step)
+    numeric = numeric_gradient(model, x, y, eps=1e-6 if activation == "relu" else 1e-4)
     relative = np.abs(analytic - numeric) / np.maximum(np.abs(analytic) + np.abs(numeric), 1e-8)
     assert relative.max() < 1e-6, f"worst relative error {relative.max():.2e} at {relative.argmax()}"
 
@@ -141,3 +151,38 @@ def test_all_zero_weights_leave_the_hidden_layers_without_gradient():
     assert grads is model.grads
     with pytest.raises(ValueError, match="init"):
         MLP(init="ones")
+
+
+def test_sigmoid_hidden_layers_compute_the_logistic_function():
+    model = MLP((6, 5, 4, 3), seed=0, dtype=np.float64, activation="sigmoid")
+    x = np.random.default_rng(0).normal(scale=30, size=(4, 6))  # far into both saturated ends
+    logits, hidden = model.forward_hidden(x)
+    z1 = x @ model.weights[0] + model.biases[0]
+    np.testing.assert_allclose(hidden[0], 1 / (1 + np.exp(-z1)), rtol=1e-12, atol=1e-300)
+    z2 = hidden[0] @ model.weights[1] + model.biases[1]
+    np.testing.assert_allclose(hidden[1], 1 / (1 + np.exp(-z2)), rtol=1e-12)
+    np.testing.assert_allclose(logits, hidden[1] @ model.weights[2] + model.biases[2], rtol=1e-12)
+    with np.errstate(over="raise"):  # float32 saturates cleanly: no overflow, outputs in [0, 1]
+        saturated = MLP((2, 3, 2), activation="sigmoid").forward_hidden(np.array([[1e6, -1e6]]))[1][0]
+    assert ((saturated >= 0) & (saturated <= 1)).all()
+
+
+def test_activation_slope_is_the_derivative_read_from_the_output():
+    relu, sigmoid = MLP((2, 2), activation="relu"), MLP((2, 2), activation="sigmoid", dtype=np.float64)
+    np.testing.assert_array_equal(relu.activation_slope(np.array([0.0, 0.5, 3.0])), [False, True, True])
+    z = np.linspace(-6, 6, 25)
+    a = 1 / (1 + np.exp(-z))
+    numeric = (1 / (1 + np.exp(-(z + 1e-6))) - 1 / (1 + np.exp(-(z - 1e-6)))) / 2e-6
+    np.testing.assert_allclose(sigmoid.activation_slope(a), numeric, rtol=1e-6)
+    assert sigmoid.activation_slope(a).max() == pytest.approx(0.25)
+    with pytest.raises(ValueError, match="activation"):
+        MLP(activation="tanh")
+
+
+@pytest.mark.parametrize(("init", "scale"), [("he", 1.0), ("too_small", 0.01), ("too_large", 5.0)])
+def test_initial_weights_are_he_times_the_init_scale(init, scale):
+    model = MLP(seed=0, init=init)
+    for w in model.weights:
+        assert w.std() == pytest.approx(scale * np.sqrt(2 / w.shape[0]), rel=0.1)
+    assert not any(b.any() for b in model.biases)
+    np.testing.assert_allclose(model.params, MLP(seed=0).params * np.float32(scale), rtol=1e-6)

@@ -24,6 +24,7 @@ from PIL import Image
 from mnist_mlp.model import DEFAULT_WEIGHTS
 from mnist_mlp.model.version import project_version
 from mnist_mlp.service import create_app
+from mnist_mlp.service.clients import client_key
 from tests.live_server import running
 from tests.service_fixtures import drawn_digit, encode
 
@@ -38,10 +39,11 @@ BLANK_B64 = base64.b64encode(BLANK).decode()
 # Large enough that reading one takes longer than the SLOW app's whole REQUEST_BUDGET
 LARGE_PNG = encode(drawn_digit(size=(600, 800)))
 # The statuses that need another app: feedback off, its database down, the client rate limited, a
-# request budget too short for a batch. Each exchange names its app by the client address it comes
-# from (the app is chosen by it below).
-OFF, DOWN, DRAINED, SLOW = ({"REMOTE_ADDR": f"10.0.0.{n}"} for n in (1, 2, 3, 4))
+# request budget too short for a batch, a worker loading new weights, a full store. Each exchange
+# names its app by the client address it comes from (the app is chosen by it below).
+OFF, DOWN, DRAINED, SLOW, LOADING, FULL = ({"REMOTE_ADDR": f"10.0.0.{n}"} for n in range(1, 7))
 MAX_BATCH = 3
+CROSS_SITE = {"Sec-Fetch-Site": "cross-site", "Origin": "https://elsewhere.example"}
 MODEL_ID = "mnist-mlp-" + hashlib.sha256(DEFAULT_WEIGHTS.read_bytes()).hexdigest()[:12]
 ETAG = f'"{MODEL_ID}-2-63"'
 
@@ -82,6 +84,7 @@ EXCHANGES = [
         200,
     ),
     ("post", "/predict", "/predict", raw(b"\x89PNG garbage"), 400),
+    ("post", "/predict", "/predict", {**raw(PNG), "headers": CROSS_SITE}, 403),
     ("post", "/predict", "/predict", {"json": {"input": [2.0] * 784}}, 400),
     ("post", "/predict", "/predict", {"json": {"images": [B64] * (MAX_BATCH + 1)}}, 413),
     (
@@ -103,12 +106,21 @@ EXCHANGES = [
         {"headers": {"If-None-Match": ETAG}},
         304,
     ),
+    (
+        "get",
+        "/model/units/{layer}/{unit}.png",
+        "/model/units/2/63.png",
+        {"headers": {"If-Match": '"another-model-2-63"'}},
+        412,
+    ),
     ("get", "/model/units/{layer}/{unit}.png", "/model/units/3/0.png", {}, 404),
     ("get", "/healthz", "/healthz", {}, 200),
     ("get", "/readyz", "/readyz", {}, 200),
+    ("get", "/readyz", "/readyz", {"environ_base": LOADING}, 503),
     ("get", "/model", "/model", {}, 200),
     ("get", "/metrics", "/metrics", {}, 200),
     ("get", "/openapi.json", "/openapi.json", {}, 200),
+    ("get", "/model/card", "/model/card", {}, 200),
     ("get", "/docs", "/docs", {}, 200),
     ("get", "/v2", "/v2", {}, 200),
     (
@@ -120,14 +132,17 @@ EXCHANGES = [
     ),
     ("post", "/feedback", "/feedback", {"data": {"image": (io.BytesIO(PNG), "a.png"), "label": "7"}}, 201),
     ("post", "/feedback", "/feedback", {"json": {"image": B64, "label": 10}}, 400),
+    ("post", "/feedback", "/feedback", {"json": {"image": B64, "label": 7}, "headers": CROSS_SITE}, 403),
     ("post", "/feedback", "/feedback", {"json": {"image": B64, "label": 7}, "environ_base": OFF}, 404),
     ("post", "/feedback", "/feedback", {"json": {"image": TOO_MANY_PIXELS_B64, "label": 7}}, 413),
     ("post", "/feedback", "/feedback", raw(PNG), 415),
     ("post", "/feedback", "/feedback", {"json": {"image": BLANK_B64, "label": 7}}, 422),
     ("post", "/feedback", "/feedback", {"json": {"image": B64, "label": 7}, "environ_base": DRAINED}, 429),
     ("post", "/feedback", "/feedback", {"json": {"image": B64, "label": 7}, "environ_base": DOWN}, 503),
+    ("post", "/feedback", "/feedback", {"json": {"image": B64, "label": 7}, "environ_base": FULL}, 507),
     ("get", "/v2/health/live", "/v2/health/live", {}, 200),
     ("get", "/v2/health/ready", "/v2/health/ready", {}, 200),
+    ("get", "/v2/health/ready", "/v2/health/ready", {"environ_base": LOADING}, 503),
     ("get", "/v2/models/{name}", "/v2/models/mnist", {}, 200),
     ("get", "/v2/models/{name}", "/v2/models/other", {}, 404),
     ("get", "/v2/models/{name}/versions/{version}", f"/v2/models/mnist/versions/{MODEL_ID}", {}, 200),
@@ -142,8 +157,16 @@ EXCHANGES = [
     ("get", "/v2/models/{name}/ready", "/v2/models/other/ready", {}, 404),
     ("post", "/v2/models/{name}/infer", "/v2/models/mnist/infer", {"json": v2()}, 200),
     ("post", "/v2/models/{name}/infer", "/v2/models/mnist/infer", {"json": v2(datatype="INT8")}, 400),
+    ("post", "/v2/models/{name}/infer", "/v2/models/mnist/infer", {"json": v2(), "headers": CROSS_SITE}, 403),
     ("post", "/v2/models/{name}/infer", "/v2/models/other/infer", {"json": v2()}, 404),
     ("post", "/v2/models/{name}/infer", "/v2/models/mnist/infer", {"json": v2(n=MAX_BATCH + 1)}, 413),
+    (
+        "post",
+        "/v2/models/{name}/infer",
+        "/v2/models/mnist/infer",
+        {"json": {**v2(n=MAX_BATCH), "parameters": {"explain": True}}, "environ_base": SLOW},
+        503,
+    ),
     (
         "post",
         "/v2/models/{name}/infer",
@@ -166,20 +189,30 @@ EDGE_EXCHANGES = [
 
 @pytest.fixture(scope="module")
 def apps(tmp_path_factory):
-    """The app for most exchanges (feedback on), and the ones for OFF, DOWN, DRAINED and SLOW clients."""
+    """The app for most exchanges (feedback on), and the ones for OFF, DOWN, DRAINED, SLOW, LOADING and
+    FULL clients."""
+    from mnist_mlp.service.worker import Worker
+
     folder = tmp_path_factory.mktemp("feedback")
     (folder / "a-file").write_text("")
     limits = {"MAX_BATCH": MAX_BATCH, "MAX_PIXELS": 1_000_000}
     drained = create_app(
         {**limits, "FEEDBACK_DB": str(folder / "db"), "FEEDBACK_BURST": 1, "FEEDBACK_RATE": 0.001}
     )
-    drained.extensions["feedback_limiter"].wait(DRAINED["REMOTE_ADDR"])  # its one token is spent
+    spent = client_key(drained.config["FEEDBACK_SECRET"], DRAINED["REMOTE_ADDR"])
+    drained.extensions["feedback_limiter"].wait(spent)  # that client's one token is spent
+    loading = create_app(limits)
+    Worker(loading, shared=None).loading = True  # as while it loads new weights
     return {
         None: create_app({**limits, "FEEDBACK_DB": str(folder / "feedback.sqlite3")}),
         OFF["REMOTE_ADDR"]: create_app(limits),
         DOWN["REMOTE_ADDR"]: create_app({**limits, "FEEDBACK_DB": str(folder / "a-file" / "db")}),
+        FULL["REMOTE_ADDR"]: create_app(
+            {**limits, "FEEDBACK_DB": str(folder / "full.db"), "FEEDBACK_MAX_ROWS": 0}
+        ),
         DRAINED["REMOTE_ADDR"]: drained,
         SLOW["REMOTE_ADDR"]: create_app({**limits, "REQUEST_BUDGET": 0.001}),
+        LOADING["REMOTE_ADDR"]: loading,
     }
 
 
@@ -234,7 +267,7 @@ def test_real_answers_match_the_documented_schemas(apps, document):
         response = exchange(apps, url, method, sent)
         assert response.status_code == status, (where, response.get_data(as_text=True))
         content = documented_response(document, path, method, status).get("content")
-        if content is None:  # 304: no body
+        if content is None:  # 304, 412: no body
             assert response.get_data() == b"", where
             continue
         assert response.mimetype in content, f"{where}: {response.mimetype} is not documented"

@@ -2,7 +2,7 @@
 
 The wheel is built from this checkout and installed, with its runtime dependencies only,
 into a fresh virtual environment. It is then run from a folder holding `data.py`,
-`model.py`, `service.py` and `scripts.py` that fail on import: the generic names a user may
+`model.py`, `service.py`, `scripts.py` and `lab.py` that fail on import: the generic names a user may
 have lying around must change nothing.
 """
 
@@ -48,7 +48,7 @@ def venv(tmp_path_factory, wheel):
 @pytest.fixture
 def cluttered(tmp_path):
     """A current folder whose generic module names would break a badly packaged project."""
-    for name in ("data", "model", "service", "scripts"):
+    for name in ("data", "model", "service", "scripts", "lab"):
         (tmp_path / f"{name}.py").write_text(f"raise ImportError('the local {name}.py was imported')\n")
     return tmp_path
 
@@ -62,12 +62,18 @@ def test_the_wheel_installs_one_top_level_package(wheel):
     assert packages == {"mnist_mlp"}, packages
     for data in (
         "mnist_mlp/model/weights/mnist_mlp.npz",
+        "mnist_mlp/data/drawing.json",
         "mnist_mlp/service/static/app.js",
         "mnist_mlp/service/templates/index.html",
         "mnist_mlp/service/templates/docs.html",
         "mnist_mlp/service/static/docs.js",
         "mnist_mlp/service/openapi.json",
         "mnist_mlp/scripts/samples/page-digit.png",
+        "mnist_mlp/lab/templates/index.html",
+        "mnist_mlp/lab/static/lab.js",
+        "mnist_mlp/lab/static/chart.js",
+        "mnist_mlp/lab/static/pad.js",
+        "mnist_mlp/lab/static/lab.css",
     ):
         assert data in names, f"{data} is not in the wheel"
     assert not any(n.startswith("mnist_mlp/") and "/tests/" in n for n in names)
@@ -86,6 +92,7 @@ def test_console_scripts_answer_help_and_version(venv, cluttered):
         "mnist-predict",
         "mnist-export",
         "mnist-feedback",
+        "mnist-lab",
     ):
         helped = run(str(venv / tool), "--help", cwd=cluttered)
         assert helped.returncode == 0 and "usage:" in helped.stdout, helped.stderr
@@ -115,7 +122,12 @@ def test_mnist_predict_works_without_extras_and_mnist_export_says_what_to_instal
 
 
 def test_python_m_forms_and_the_benchmark_sample_work_installed(venv, cluttered):
-    for module in ("mnist_mlp.scripts.train", "mnist_mlp.scripts.eval_rendered", "mnist_mlp.service"):
+    for module in (
+        "mnist_mlp.scripts.train",
+        "mnist_mlp.scripts.eval_rendered",
+        "mnist_mlp.service",
+        "mnist_mlp.lab",
+    ):
         done = run(str(venv / "python"), "-m", module, "--help", cwd=cluttered)
         assert done.returncode == 0, done.stderr
     sample = run(

@@ -32,7 +32,7 @@ from PIL import Image
 
 from mnist_mlp.data.digit_styles import PAGE_HEIGHTS, page_strokes
 from mnist_mlp.data.preprocess import preprocess
-from mnist_mlp.data.render import sample_rng
+from mnist_mlp.data.render import PAGE_EXPORT_SIDE, page_export, sample_rng
 from mnist_mlp.data.skeleton import thin
 from tests import live_server
 from tests.conftest import REPO, skip_or_fail
@@ -339,6 +339,31 @@ def test_page_loads_without_errors_and_is_accessible(desktop, artifacts):
     page.evaluate("document.activeElement && document.activeElement.blur()")
 
 
+@pytest.mark.parametrize("color_scheme", ["light", "dark"])
+def test_the_footer_links_to_the_model_card_and_the_api_docs(browser, server, artifacts, color_scheme):
+    """Pages for people, not raw JSON: the served model's card, and the API in Swagger UI."""
+    context = browser.new_context(viewport=DESKTOP, color_scheme=color_scheme, reduced_motion="reduce")
+    try:
+        tab = Tab(context, server)
+        page = tab.page
+        model = json.loads(_get(server + "/model")[2])
+        page.get_by_role("link", name="model card").click()
+        page.wait_for_url("**/model/card")
+        assert page.get_by_role("heading", name="Model card").is_visible()
+        text = page.locator("main").inner_text()
+        assert model["id"] in page.locator(".lede").inner_text() and model["sha256"] in text
+        assert f"{100 * model['test_accuracy']:.2f}\u00a0% right" in text
+        tab.shot(artifacts, f"model-card-{color_scheme}", full_page=True)
+        page.get_by_role("link", name="Draw a digit").click()
+        page.wait_for_selector("html[data-ready='true']")
+        page.get_by_role("link", name="API").click()
+        page.wait_for_url("**/docs")
+        page.wait_for_selector(".opblock")  # Swagger UI drew the operations
+        assert tab.console_errors == []
+    finally:
+        context.close()
+
+
 # ---- drawing -----------------------------------------------------------------------
 
 
@@ -416,6 +441,26 @@ def test_the_benchmark_sends_what_the_page_sends(fresh, mnist):
     with Image.open(io.BytesIO(sent)) as now, Image.open(io.BytesIO(kept)) as then:
         assert (now.format, now.mode, now.size) == (then.format, then.mode, then.size)
     assert np.abs(preprocess(sent) - preprocess(kept)).mean() < 0.01
+
+
+def test_the_page_draws_with_the_renderers_pen(fresh):
+    """The page's export is what data/render.py's page_export makes of the same strokes: one pen
+    (data/drawing.json) for the page and the rendered page-like digits."""
+    bodies = []
+
+    def keep_body(route):
+        bodies.append(route.request.post_data_buffer)
+        route.continue_()
+
+    fresh.page.route("**/predict*", keep_body)
+    line = [(0.25, 0.4), (0.75, 0.6)]
+    fresh.trace(in_box(fresh.box(), [line]))
+    sent = np.asarray(Image.open(io.BytesIO(bodies[-1])).convert("L"), dtype=np.float64)
+    rendered = np.asarray(page_export([line]), dtype=np.float64)
+    assert sent.shape == rendered.shape == (PAGE_EXPORT_SIDE, PAGE_EXPORT_SIDE)
+    ink_sent, ink_rendered = (255 - sent).sum(), (255 - rendered).sum()
+    assert abs(ink_sent / ink_rendered - 1) < 0.05, (ink_sent, ink_rendered)
+    assert np.abs(sent - rendered).mean() < 3, np.abs(sent - rendered).mean()
 
 
 def test_touch_drawing_on_a_phone(browser, server, sample, artifacts):
@@ -559,6 +604,39 @@ def test_a_blank_image_shows_no_digit_found(fresh, artifacts):
     assert tab.draw(SEVEN) != "" and error.is_hidden()
 
 
+@pytest.mark.parametrize(
+    "lines", [[[(0.5, 0.5)]], [[(0.5, 0.5), (0.53, 0.52)]]], ids=["a dot", "a short tick"]
+)
+def test_a_dot_or_a_short_tick_shows_no_digit_found(fresh, artifacts, lines):
+    tab, page = fresh, fresh.page
+    with page.expect_response("**/predict*") as answer:
+        tab.trace(in_box(tab.box(), lines))
+    assert answer.value.status == 422  # the real service's verdict
+    error = page.locator("#error")
+    assert error.is_visible() and "No digit found" in error.inner_text()
+    assert tab.prediction() == "" and page.locator("#why").is_hidden()
+    tab.shot(artifacts, f"desktop-no-digit-{len(lines[0])}")
+
+
+def test_a_digit_being_drawn_is_never_sent_as_a_dot(fresh):
+    """Live requests start once the stroke is longer than a dot, which the service would refuse."""
+    tab, page = fresh, fresh.page
+    statuses = []
+
+    def keep_status(response):
+        if "/predict" in response.url:
+            statuses.append(response.status)
+
+    page.wait_for_timeout(200)  # past the pace of the previous test's requests: the first may go at once
+    page.on("response", keep_status)
+    try:
+        assert tab.draw(SEVEN) == "7"
+    finally:
+        page.remove_listener("response", keep_status)
+    assert statuses and set(statuses) == {200}, statuses
+    assert tab.console_errors == []
+
+
 # ---- error states and the network ----------------------------------------------------
 
 
@@ -595,6 +673,25 @@ def test_errors_are_shown_in_plain_words(fresh, artifacts, name, respond, expect
     assert tab.draw(SEVEN[1:]) != "" and error.is_hidden()
     # Only the failed requests themselves may have been logged.
     assert all("Failed to load resource" in e for e in tab.console_errors), tab.console_errors
+
+
+def test_no_digit_while_the_pen_is_down_is_no_verdict_yet(fresh):
+    """A 422 for a stroke still being drawn asks for more; once the pen lifts, it is the answer."""
+    tab, page = fresh, fresh.page
+    refused = {"status": 422, "content_type": "application/json", "body": _error_body("no_digit_found", "no")}
+    page.route("**/predict*", lambda route: route.fulfill(**refused))
+    mouse = page.mouse
+    points = on_canvas(tab.box(), SEVEN)[0]
+    mouse.move(*points[0])
+    mouse.down()
+    for x, y in points[1:]:
+        mouse.move(x, y)
+    tab.idle()
+    error = page.locator("#error")
+    assert error.is_hidden() and page.locator("#confidence").inner_text() == "Keep drawing…"
+    mouse.up()
+    tab.idle()
+    assert error.is_visible() and "No digit found" in error.inner_text()
 
 
 def test_too_large_images(fresh):

@@ -6,13 +6,18 @@ from PIL import Image
 
 import mnist_mlp.data.preprocess as preprocess_module
 from mnist_mlp.data.preprocess import (
+    MAX_ROUNDNESS,
     BadImage,
     ImageTooLarge,
     NoDigitFound,
     UnsupportedImage,
+    decode,
+    fitted_ink,
     preprocess,
+    roundness,
     to_mnist_frame,
 )
+from mnist_mlp.data.render import PAGE_EXPORT_SIDE, page_export
 from mnist_mlp.model import DEFAULT_WEIGHTS, load_weights
 from tests.service_fixtures import RENDER_KINDS, drawn_digit, encode, mnist_test_set, render
 
@@ -104,6 +109,32 @@ def test_blank_images_have_no_digit(image):
         preprocess(encode(image))
 
 
+# Strokes in the drawing page's canvas units: a tap, a tick as long as the pen is wide (1/16 of the
+# canvas) and one half as long, and a "1" a third of the canvas high, the smallest the page tests.
+DOT = [[(0.5, 0.5)]]
+TICKS = [[(0.5, 0.5), (0.56, 0.5)], [(0.5, 0.5), (0.52, 0.53)], [(0.5, 0.5), (0.5, 0.56)]]
+SMALL_ONE = [[(0.5, 0.33), (0.5, 0.66)]]
+
+
+@pytest.mark.parametrize("side", [PAGE_EXPORT_SIDE, 10 * PAGE_EXPORT_SIDE], ids=["page", "10x larger"])
+@pytest.mark.parametrize("lines", [DOT, *([tick] for tick in TICKS)], ids=["dot", "tick", "diagonal", "down"])
+def test_a_dot_or_a_short_tick_is_no_digit(lines, side):
+    with pytest.raises(NoDigitFound, match="a dot or a short tick"):
+        preprocess(encode(page_export(lines, side)))
+
+
+def test_a_small_digit_is_still_a_digit():
+    assert frame(encode(page_export(SMALL_ONE))).max() > 0.9
+
+
+def test_no_mnist_digit_is_as_round_as_a_dot(mnist):
+    """The rule comes from MNIST's roundest training digit; no training or test digit meets it."""
+    x_train, _, x_test, _ = mnist
+    for images in (x_train, x_test):
+        roundest = max(roundness(fitted_ink(image.reshape(28, 28))) for image in images)
+        assert roundest < MAX_ROUNDNESS * 0.95, roundest
+
+
 def test_jpeg_noise_alone_is_no_digit():
     noise = np.random.default_rng(0).normal(235, 4, (200, 200)).clip(0, 255).astype(np.uint8)
     with pytest.raises(NoDigitFound):
@@ -127,6 +158,24 @@ def test_pixel_bound_is_checked_before_decoding():
     data = encode(Image.new("L", (3000, 3000), 255))
     with pytest.raises(ImageTooLarge):
         preprocess(data, max_pixels=1000 * 1000)
+
+
+@pytest.mark.parametrize(
+    ("max_pixels", "limit"), [(1000 * 1000, "1 megapixel"), (4096 * 4096, "16.8 megapixels")]
+)
+def test_the_pixel_limit_is_said_in_megapixels(max_pixels, limit):
+    with pytest.raises(
+        ImageTooLarge, match=f"image is 5000x4000 pixels, 20 megapixels; the limit is {limit}$"
+    ):
+        decode(encode(Image.new("1", (5000, 4000))), max_pixels=max_pixels)
+
+
+def test_the_decode_budget_is_said_in_mib(monkeypatch):
+    monkeypatch.setattr(preprocess_module, "MAX_DECODED_BYTES", 2**20)
+    with pytest.raises(
+        ImageTooLarge, match=r"PNG of 1000x1000 pixels in mode RGBA decodes to 3.81 MiB; the limit is 1 MiB"
+    ):
+        preprocess(encode(Image.new("RGBA", (1000, 1000), "white")))
 
 
 def test_decompression_bomb_is_refused():

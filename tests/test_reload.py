@@ -11,17 +11,20 @@ import os
 import re
 import shutil
 import signal
+import socket
 import threading
 import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from mnist_mlp.model import DEFAULT_WEIGHTS, load_weights, save_weights
 from tests.live_server import running
 
 CONNECTIONS = 8
-TOKEN = "test-admin-token"
+TOKEN = "test-admin-token-of-32-characters"
 RELOAD_TIMEOUT_S = 30.0
 
 
@@ -42,7 +45,7 @@ def weight_files(folder):
 
 
 class Load:
-    """CONNECTIONS threads asking GET /readyz over keep-alive connections until stopped.
+    """CONNECTIONS threads asking GET /model over keep-alive connections until stopped.
 
     Each keeps one connection for the whole run: a reload happens inside the workers, so
     no connection may be closed under a client, and any error is a failed request.
@@ -78,7 +81,7 @@ class Load:
 
     @staticmethod
     def _ask(connection):
-        connection.request("GET", "/readyz")
+        connection.request("GET", "/model")
         response = connection.getresponse()
         body = response.read()
         return response.status, body
@@ -86,8 +89,8 @@ class Load:
 
 def served_model(base):
     """The model a fresh connection is answered with."""
-    with urllib.request.urlopen(base + "/readyz", timeout=10) as response:
-        return json.loads(response.read())["model"]
+    with urllib.request.urlopen(base + "/model", timeout=10) as response:
+        return json.loads(response.read())["id"]
 
 
 def models_loaded(base):
@@ -161,7 +164,7 @@ def test_reloads_under_load_fail_nothing_and_refuse_the_corrupt_file(tmp_path):
         assert worker_pids(proc) == workers  # reloaded in place: no worker was replaced
     log.close()
     seen = {status for status, _ in load.answers}
-    models = {json.loads(body)["model"] for _, body in load.answers}
+    models = {json.loads(body)["id"] for _, body in load.answers}
     print(f"{len(load.answers)} answers, models {sorted(models)}")
     assert load.failures == [] and seen == {200} and len(load.answers) > 1000
     assert models <= {model_id(p) for p in good} and model_id(corrupt) not in models
@@ -199,68 +202,202 @@ class Lines(logging.Handler):
 
 
 def test_a_worker_swaps_its_classifier_in_place_and_keeps_it_when_the_file_is_bad(tmp_path, monkeypatch):
-    """Also: a failure no one foresaw (here a MemoryError) is logged and the watcher goes on."""
-    from mnist_mlp.service import create_app, load_classifier, reload
-    from mnist_mlp.service.last_good import build_app
+    """Also: a failure no one foresaw (here a MemoryError) is logged and the watcher goes on; the
+    worker is not ready while it loads; a worker started while the file is bad serves the last
+    good weights, and without any it does not start."""
+    from mnist_mlp.service import StartupError, worker
+    from mnist_mlp.service.config import load_settings
+    from mnist_mlp.service.shared import Shared
 
     lines = Lines()
-    monkeypatch.setattr(reload.log, "handlers", [lines])
-    monkeypatch.setattr(reload.log, "level", logging.INFO)
+    monkeypatch.setattr(worker.log, "handlers", [lines])
+    monkeypatch.setattr(worker.log, "level", logging.INFO)
 
     good, corrupt = weight_files(tmp_path)
-    state, current = tmp_path / "state", tmp_path / "current.npz"
-    state.mkdir()
+    current = tmp_path / "current.npz"
     shutil.copyfile(good[0], current)
-    monkeypatch.setenv("MNIST_SERVE_STATE_DIR", str(state))
-    monkeypatch.setenv("MODEL_PATH", str(current))
-    app = build_app(create_app)
-    unforeseen = threading.Event()
+    settings = load_settings({"MODEL_PATH": str(current)})
+    memory = Shared()
+    app, life = worker.start(settings, memory)
+    unforeseen, loading, release = threading.Event(), threading.Event(), threading.Event()
+    load_classifier = worker.load_classifier
 
     def load(path):
         if unforeseen.is_set():
             raise MemoryError
+        loading.set()
+        release.wait(10)
         return load_classifier(path)
 
-    stop = reload.watch(app, state, reload.current_request(state), load)
+    monkeypatch.setattr(worker, "load_classifier", load)
+    release.set()
+    stop = life.watch()
+    client = app.test_client()
     try:
         first = app.extensions["classifier"]
-        assert first.model_id == model_id(good[0]) and (state / "last-good.npz").exists()
+        assert first.model_id == model_id(good[0]) and memory.last_good() == good[0].read_bytes()
 
         shutil.copyfile(good[1], current)
-        reload.request_reload(state)
+        release.clear()
+        memory.request_reload()
+        assert loading.wait(10)
+        assert client.get("/readyz").status_code == 503 and client.get("/v2/health/ready").status_code == 503
+        release.set()
         line = lines.wait_for("weights reloaded")
         second = app.extensions["classifier"]
-        assert second.model_id == model_id(good[1])
+        assert second.model_id == model_id(good[1]) and client.get("/readyz").status_code == 200
         assert line == f"weights reloaded: serving {second.model_id} (was {first.model_id})"
-        metrics = app.test_client().get("/metrics").get_data(as_text=True)
+        metrics = client.get("/metrics").get_data(as_text=True)
         assert f'model_id="{first.model_id}",sha256="{first.sha256}"}} 0.0' in metrics
         assert f'model_id="{second.model_id}",sha256="{second.sha256}"}} 1.0' in metrics
-        answer = app.test_client().get("/readyz").json
-        assert answer["model"] == second.model_id
+        assert client.get("/readyz").json["model"] == second.model_id
 
         shutil.copyfile(corrupt, current)
-        reload.request_reload(state)
+        memory.request_reload()
         line = lines.wait_for("weights refused")
         assert line.startswith(
             f"weights refused, still serving {second.model_id}: cannot load weights: {current}:"
         )
         assert app.extensions["classifier"] is second
-        assert model_id(state / "last-good.npz") == second.model_id
+        assert memory.last_good() == good[1].read_bytes()
 
         shutil.copyfile(good[2], current)
         unforeseen.set()
-        reload.request_reload(state)
+        memory.request_reload()
         assert (
             lines.wait_for("weights reload failed")
             == f"weights reload failed, still serving {second.model_id}"
         )
         assert app.extensions["classifier"] is second
         unforeseen.clear()
-        (state / reload.RELOAD_REQUEST).unlink()  # as a /tmp cleaner would: asks for nothing
-        time.sleep(3 * reload.POLL_S)
-        assert app.extensions["classifier"] is second
-        reload.request_reload(state)
+        memory.request_reload()
         lines.wait_for(f"serving {model_id(good[2])}")
-        assert sorted(f.name for f in state.iterdir()) == ["last-good.npz", reload.RELOAD_REQUEST]
     finally:
         stop.set()
+
+    shutil.copyfile(corrupt, current)  # a worker respawned now serves the last good weights
+    respawned, _ = worker.start(settings, memory)
+    assert respawned.extensions["classifier"].model_id == model_id(good[2])
+    assert lines.wait_for("weights refused, serving the last ones that loaded").endswith(
+        f"cannot load weights: {current}: not a readable .npz file, truncated or corrupt "
+        "(File is not a zip file)"
+    )
+    with pytest.raises(StartupError, match="cannot load weights"):
+        worker.start(settings, Shared())  # nothing loaded before: nothing to fall back on
+
+
+def test_a_reload_asked_for_while_a_worker_starts_is_not_missed(tmp_path, monkeypatch):
+    from mnist_mlp.service import worker
+    from mnist_mlp.service.config import load_settings
+    from mnist_mlp.service.shared import Shared
+
+    good, _ = weight_files(tmp_path)
+    current = tmp_path / "current.npz"
+    shutil.copyfile(good[0], current)
+    memory = Shared()
+    load_classifier = worker.load_classifier
+
+    def load_then_replace(path):  # the file replaced and SIGHUP sent while the worker loads
+        loaded = load_classifier(path)
+        if not memory.last_good():
+            shutil.copyfile(good[1], current)
+            memory.request_reload()
+        return loaded
+
+    monkeypatch.setattr(worker, "load_classifier", load_then_replace)
+    app, life = worker.start(load_settings({"MODEL_PATH": str(current)}), memory)
+    stop = life.watch()
+    try:
+        until(
+            lambda: app.extensions["classifier"].model_id == model_id(good[1]), "the second file served", 10
+        )
+    finally:
+        stop.set()
+
+
+def test_a_cleaned_temp_folder_and_a_bad_file_do_not_stop_a_server_whose_worker_crashed(tmp_path):
+    """Everything the server made in $TMPDIR removed (a /tmp cleaner), MODEL_PATH replaced by a
+    bad file, then a worker killed: the new worker serves the last good weights, saying why in
+    one line that names the real cause, and the server goes on (no crash loop), reloads included."""
+    good, corrupt = weight_files(tmp_path)
+    current, temp = tmp_path / "current.npz", tmp_path / "tmp"
+    temp.mkdir()
+    shutil.copyfile(good[0], current)
+    log_path = tmp_path / "stderr.log"
+    log = open(log_path, "w")  # noqa: SIM115 - read while the server runs, closed after
+    env = {"MODEL_PATH": str(current), "WORKERS": "2", "TMPDIR": str(temp)}
+    with running(stderr=log, **env) as (proc, base):
+        wait_for(base, model_id(good[0]))
+        # both workers started, so that the cleaning below happens to a running server: the
+        # model's gauge is the last file a starting worker makes in the metrics folder
+        (metrics,) = temp.glob("mnist-metrics-*")
+        until(
+            lambda: all((metrics / f"gauge_livemax_{pid}.db").exists() for pid in worker_pids(proc)),
+            "2 workers",
+        )
+        shutil.copyfile(corrupt, current)
+        for made in temp.iterdir():
+            shutil.rmtree(made)
+        crashed = worker_pids(proc)[0]
+        os.kill(crashed, signal.SIGKILL)
+        until(lambda: len(pids := worker_pids(proc)) == 2 and crashed not in pids, "a respawned worker")
+        (line,) = wait_for_lines(log_path, "serving the last ones that loaded", 1)
+        assert f"cannot load weights: {current}: not a readable .npz file, truncated or corrupt" in line
+        time.sleep(7)  # granian calls it a crash loop when a worker fails again within 5.5 s
+        assert proc.poll() is None
+        assert {served_model(base) for _ in range(40)} == {model_id(good[0])}  # both workers
+        shutil.copyfile(good[1], current)
+        os.kill(proc.pid, signal.SIGHUP)
+        wait_for(base, model_id(good[1]))
+    log.close()
+
+
+def test_a_huge_weights_file_is_refused_before_it_is_read(tmp_path):
+    """A 2 GiB (sparse) MODEL_PATH: refused from its size, nothing copied, no worker grows."""
+    good, _ = weight_files(tmp_path)
+    current, temp = tmp_path / "current.npz", tmp_path / "tmp"
+    temp.mkdir()
+    shutil.copyfile(good[0], current)
+    log_path = tmp_path / "stderr.log"
+    log = open(log_path, "w")  # noqa: SIM115 - read while the server runs, closed after
+    env = {"MODEL_PATH": str(current), "WORKERS": "2", "TMPDIR": str(temp)}
+    with running(stderr=log, **env) as (proc, base):
+        wait_for(base, model_id(good[0]))
+        with open(tmp_path / "huge.npz", "wb") as huge:
+            huge.truncate(2 * 2**30)
+        os.replace(tmp_path / "huge.npz", current)
+        os.kill(proc.pid, signal.SIGHUP)
+        refused = wait_for_lines(log_path, "weights refused", 2)
+        assert all(line.endswith(f"{current}: is 2048.0 MiB; the limit is 64 MiB") for line in refused)
+        assert served_model(base) == model_id(good[0])
+        written = sum(f.stat().st_size for f in temp.rglob("*") if f.is_file())
+        assert written < 2**20, written  # the metrics files alone
+        for pid in worker_pids(proc):
+            peak = next(
+                line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if "VmHWM" in line
+            )
+            assert int(peak.split()[1]) < 400 * 1024, peak  # kB: far below the file's 2 GiB
+    log.close()
+
+
+def test_a_stopping_worker_is_not_ready(tmp_path):
+    """After SIGTERM the worker finishes what it accepted: a /readyz among that is a 503."""
+    with running(WORKERS="1") as (proc, base):
+        port = urllib.parse.urlsplit(base).port
+        # a body that never completes keeps the worker draining; a request head not yet ended
+        # is accepted, and answered once it ends
+        slow = socket.create_connection(("127.0.0.1", port))
+        slow.sendall(
+            b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: 99\r\n\r\n1"
+        )
+        probe = socket.create_connection(("127.0.0.1", port))
+        probe.sendall(b"GET /readyz HTTP/1.1\r\nHost: x\r\n")
+        time.sleep(0.3)
+        os.kill(proc.pid, signal.SIGTERM)
+        time.sleep(0.5)
+        probe.sendall(b"\r\n")
+        probe.settimeout(5)
+        answer = probe.recv(4096).decode()
+        slow.close()
+        probe.close()
+    assert answer.startswith("HTTP/1.1 503") and '"status":"not ready"' in answer, answer

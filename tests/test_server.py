@@ -6,6 +6,8 @@ import json
 import os
 import signal
 import socket
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 import zipfile
@@ -142,6 +144,7 @@ def _huge_member(path):
 
 def bad_settings(tmp_path):
     """(name, environment, expected start of the one error line) of every start-up fault."""
+    (tmp_path / "a-file").write_text("")  # a file where the feedback database's folder should be
     fifo = tmp_path / "weights.fifo"
     os.mkfifo(fifo)
     tiny_t = weights_file(tmp_path, "tiny-t.npz", lambda a: _metadata(a, temperature=5e-324))
@@ -174,9 +177,19 @@ def bad_settings(tmp_path):
         ("port range", {"PORT": "70000"}, "error: PORT must be an integer from 1 to 65535, got '70000'"),
         ("log format", {"LOG_FORMAT": "xml"}, "error: LOG_FORMAT must be one of text, json, got 'xml'"),
         (
+            "admin token",
+            {"ADMIN_TOKEN": "admin"},
+            "error: ADMIN_TOKEN must be at least 32 characters (it has 5)",
+        ),
+        (
             "timeout",
             {"BODY_TIMEOUT": "nan"},
             "error: BODY_TIMEOUT must be a number from 0.001 to 3600, got 'nan'",
+        ),
+        (
+            "feedback file",
+            {"FEEDBACK_DB": str(tmp_path / "a-file" / "feedback.sqlite3")},
+            f"error: FEEDBACK_DB: {tmp_path / 'a-file' / 'feedback.sqlite3'}: ",
         ),
     ]
 
@@ -221,3 +234,28 @@ def test_help_and_version_do_not_start_a_server():
         proc = live_server.start({"PORT": "1"}, args=[flag])
         stdout, stderr = proc.communicate(timeout=30)
         assert proc.returncode == 0 and expected in stdout, (flag, stdout, stderr)
+
+
+def test_a_server_run_by_hand_stores_no_corrections_unless_asked(tmp_path):
+    """Users' drawings are kept only when the operator names a database, and start-up says which."""
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data"), "HOME": str(tmp_path)}
+    env.pop("FEEDBACK_DB", None)
+    port = live_server.free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mnist_mlp.service"],
+        env={**env, "PORT": str(port)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        live_server.wait_ready(proc, base)
+        status, body = call(base + "/model")
+        assert status == 200 and json.loads(body)["feedback"] is False
+        assert call(base + "/feedback", b"{}", {"Content-Type": "application/json"})[0] == 404
+    finally:
+        _, stderr = live_server.stop(proc)
+    assert "feedback: off (set FEEDBACK_DB" in stderr, stderr
+    assert not list(tmp_path.rglob("*.sqlite3"))

@@ -10,6 +10,7 @@ import pytest
 from openapi_spec_validator import validate
 from PIL import Image
 
+from mnist_mlp.data.render import page_export
 from mnist_mlp.model import DEFAULT_WEIGHTS, MLP, save_weights
 from mnist_mlp.service import StartupError, create_app
 from mnist_mlp.service.errors import REQUEST_ID_HEADER
@@ -224,6 +225,13 @@ def test_v2_infer_selected_output_and_any_content_type(client):
         ({"inputs": []}, 400),
         ("not an object", 400),
         (dict(v2_request(), outputs=[{"name": "logits"}]), 400),
+        (dict(v2_request(), outputs=[{"name": "digit"}, {"name": "digit"}]), 400),
+        (dict(v2_request(), outputs=[{"name": "probabilities"}] * 1000), 400),
+        (dict(v2_request(), outputs=[{"name": ["digit"]}]), 400),
+        (dict(v2_request(), outputs=[]), 400),
+        (dict(v2_request(), id=7), 400),
+        (dict(v2_request(), id="x" * 257), 400),
+        (dict(v2_request(), id={"nested": ["id"] * 1000}), 400),
     ],
 )
 def test_v2_infer_errors(client, request_body, status):
@@ -260,3 +268,38 @@ def test_create_app_refuses_unusable_weights(tmp_path, problem):
 def test_bad_setting_is_a_startup_error():
     with pytest.raises(StartupError, match="MAX_BATCH"):
         create_app({"MAX_BATCH": "many"})
+
+
+def test_the_model_card_page_describes_the_served_weights(client):
+    card = client.get("/model/card")
+    assert card.status_code == 200 and card.mimetype == "text/html"
+    assert "script-src 'self'" in card.headers["Content-Security-Policy"]
+    text = card.get_data(as_text=True)
+    model = client.get("/model").json
+    assert model["id"] in text and model["sha256"] in text
+    assert f"{100 * model['test_accuracy']:.2f}\u00a0%" in text and "784 → 128 → 64 → 10" in text
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [{}, {"test_accuracy": "very-high", "train_config": "fast", "training_digits": {"by_kind": {"a": "b"}}}],
+    ids=["none", "odd types"],
+)
+def test_the_model_card_of_weights_without_the_usual_metadata(tmp_path, metadata):
+    """Weights trained elsewhere may lack any field, or hold another type: the card says what it can."""
+    path = tmp_path / "bare.npz"
+    save_weights(path, MLP((784, 100, 10)), metadata)
+    card = create_app({"MODEL_PATH": str(path)}).test_client().get("/model/card")
+    assert card.status_code == 200
+    text = card.get_data(as_text=True)
+    assert "784 → 100 → 10" in text and "carry no accuracy figures" in text and "very-high" not in text
+
+
+@pytest.mark.parametrize(
+    "lines", [[[(0.5, 0.5)]], [[(0.5, 0.5), (0.54, 0.5)]]], ids=["a dot", "a short tick"]
+)
+def test_a_dot_or_a_short_tick_is_no_digit(client, lines):
+    """As for a blank image: 422, no digit, however the network would have read it."""
+    response = client.post("/predict", data=encode(page_export(lines)), content_type="image/png")
+    assert_error(response, 422, "no_digit_found")
+    assert "dot" in response.json["error"]["message"]

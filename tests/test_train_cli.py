@@ -1,6 +1,10 @@
 import json
+import re
+import shlex
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,6 +15,7 @@ from mnist_mlp.data.train_digits import TRAIN_DIGIT_KINDS
 from mnist_mlp.model import load_weights
 from mnist_mlp.scripts import train
 from tests.conftest import REPO
+from tests.tools import assert_usage_error, run_tool
 
 # MNIST's digits only: no outlier pool or training digits to render, seconds per test
 PLAIN = ("--no-outlier-exposure", "--train-digits", "0")
@@ -189,3 +194,108 @@ def test_the_curves_legend_says_why_training_differs_from_validation():
     assert "augmented" in train._train_label(plain, augmented=True)
     assert "outlier term" in train._train_label(exposed, augmented=True)
     assert "outlier term" not in train._train_label(plain, augmented=True)
+
+
+BAD_OPTIONS = [
+    (["--lr", "-1"], "argument --lr: must be a number above 0, got -1"),
+    (["--lr", "0"], "argument --lr: must be a number above 0, got 0"),
+    (["--lr", "nan"], "argument --lr: must be a number above 0, got nan"),
+    (["--lr", "inf"], "argument --lr: must be a number above 0, got inf"),
+    (["--weight-decay", "-1"], "argument --weight-decay: must be a number at least 0, got -1"),
+    (["--batch-size", "0"], "argument --batch-size: must be an integer at least 1, got 0"),
+    (["--batch-size", "1.5"], "argument --batch-size: must be an integer at least 1, got 1.5"),
+    (["--epochs", "0"], "argument --epochs: must be an integer at least 1, got 0"),
+    (["--max-flag-rate", "2"], "argument --max-flag-rate: must be a number at least 0 and below 1, got 2"),
+    (["--max-flag-rate", "1"], "argument --max-flag-rate: must be a number at least 0 and below 1, got 1"),
+    (["--warmup-epochs", "-3"], "argument --warmup-epochs: must be a number at least 0, got -3"),
+    (["--epochs", "5", "--warmup-epochs", "6"], "--warmup-epochs (6) must be at most --epochs (5)"),
+    (["--seed", "-1"], "argument --seed: must be an integer at least 0, got -1"),
+    (["--val-fraction", "0"], "argument --val-fraction: must be a number above 0 and below 1, got 0"),
+    (["--val-fraction", "1"], "argument --val-fraction: must be a number above 0 and below 1, got 1"),
+    (["--outlier-weight", "-0.5"], "argument --outlier-weight: must be a number at least 0, got -0.5"),
+    (["--outlier-batch", "0"], "argument --outlier-batch: must be an integer at least 1, got 0"),
+    (["--outlier-pool", "0"], "argument --outlier-pool: must be an integer at least 1, got 0"),
+    (["--outlier-val", "-1"], "argument --outlier-val: must be an integer at least 0, got -1"),
+    (["--train-digits", "-1"], "argument --train-digits: must be an integer at least 0, got -1"),
+    (["--optimizer", "lbfgs"], "argument --optimizer: invalid choice: 'lbfgs' (choose from 'adam', 'sgd')"),
+    (
+        ["--schedule", "step"],
+        "argument --schedule: invalid choice: 'step' (choose from 'cosine', 'constant')",
+    ),
+    (
+        ["--init", "ones"],
+        "argument --init: invalid choice: 'ones' (choose from 'he', 'zeros', 'too_small', 'too_large')",
+    ),
+    (["--out", "weights.pkl"], "--out must end in .npz, got weights.pkl"),
+    (["--out", "{file}/w.npz"], "argument --out: cannot write {file}/w.npz: {file} is not a folder"),
+    (["--out", "{folder}"], "argument --out: {folder} is a folder, not a file"),
+    (
+        ["--data-dir", "{folder}/missing"],
+        "{folder}/missing: no such folder; --data-dir names the folder of the MNIST IDX files",
+    ),
+    (["--data-home", "{file}"], "--data-home {file} is a file, not a folder"),
+    (["--no-such-option"], "unrecognized arguments: --no-such-option"),
+]
+
+
+@pytest.mark.parametrize(("args", "message"), BAD_OPTIONS, ids=[" ".join(a) for a, _ in BAD_OPTIONS])
+def test_every_bad_option_stops_in_one_line_before_any_data_is_loaded(args, message, mnist_dir, tmp_path):
+    """The real MNIST folder is given first (a later --data-dir wins): loading it and rendering
+    the training digits and outliers takes the old code 35 s before it fails, or trains in full."""
+    assert_usage_error("mnist-train", args, message, tmp_path, "--data-dir", mnist_dir)
+
+
+def test_an_out_folder_that_does_not_exist_yet_is_made_at_the_end_only(small_mnist, tmp_path):
+    out = tmp_path / "new" / "deeper" / "w.npz"
+    args = train.parse_args(["--out", str(out)])
+    assert args.out == out and not (tmp_path / "new").exists()  # checked, not made, while parsing
+    train.main([*PLAIN, "--data-dir", str(small_mnist), "--epochs", "1", "--out", str(out)])
+    assert load_weights(out)[1]["epochs"] == 1
+
+
+def test_outputs_default_to_runs_which_git_ignores():
+    from mnist_mlp.scripts import evaluate, export
+
+    assert train.parse_args([]).out == Path("runs/mnist_mlp.npz")
+    assert evaluate.parse_args([]).json == Path("runs/evaluation.json")
+    assert export.parse_args([]).onnx == Path("runs/mnist_mlp.onnx")
+    if shutil.which("git") is None or not (REPO / ".git").exists():
+        pytest.skip("not a git checkout")
+    for name in ("runs/mnist_mlp.npz", "runs/evaluation.confusion.png", "runs/mnist_mlp.onnx"):
+        ignored = subprocess.run(["git", "check-ignore", "-q", name], cwd=REPO)
+        assert ignored.returncode == 0, f"git does not ignore {name}"
+
+
+def test_the_log_says_what_the_training_set_is_made_of(small_mnist, tmp_path, capsys):
+    out = tmp_path / "w.npz"
+    args = ["--no-outlier-exposure", "--data-dir", str(small_mnist), "--epochs", "1", "--out", str(out)]
+    train.main([*args, "--train-digits", "30"])
+    _, meta = load_weights(out)
+    rendered = sum(meta["training_digits"]["by_kind"].values())
+    total = meta["train_size"] + rendered
+    expected = f"training on {total:,} images ({meta['train_size']:,} MNIST + {rendered:,} rendered), "
+    assert expected + f"validating on {meta['val_size']:,}; " in capsys.readouterr().err
+    train.main([*PLAIN, "--data-dir", str(small_mnist), "--epochs", "1", "--out", str(out)])
+    alone = f"training on {meta['train_size']:,} images ({meta['train_size']:,} MNIST), validating on "
+    assert alone in capsys.readouterr().err
+
+
+# The README's quick run: a comment ending in "about N s", then the command on the next line.
+QUICK_RUN = re.compile(r"^# (a quick run[^\n]*about (\d+) s)\n(mnist-train [^\n]+)$", re.MULTILINE)
+# The README states the time on an idle 2-core machine; a CI machine running the suite may be
+# slower, so the run may take up to three times that. The old quick run (12,000 rendered digits
+# added silently, 23-27 s for a stated 5 s) fails this.
+QUICK_RUN_MARGIN = 3
+
+
+@pytest.mark.slow
+def test_the_readme_quick_run_takes_the_time_the_readme_states(mnist_dir, tmp_path):
+    found = QUICK_RUN.search((REPO / "README.md").read_text())
+    assert found, "the README has no quick run: '# a quick run ... about N s' above an mnist-train command"
+    stated, command = int(found[2]), shlex.split(found[3])
+    if "--data-dir" in command:  # the README names the folder of its own machine
+        command[command.index("--data-dir") + 1] = str(mnist_dir)
+    done, seconds = run_tool(command[0], *command[1:], cwd=tmp_path, timeout=60 * stated)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert seconds <= QUICK_RUN_MARGIN * stated, f"{found[1]}: took {seconds:.1f} s"
+    assert "(54,001 MNIST), validating on 5,999" in done.stderr  # MNIST alone, as the README says

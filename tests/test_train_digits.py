@@ -2,11 +2,12 @@
 share a face or a pen path with the evaluation styles (data/digit_styles.py)."""
 
 import ast
+import json
 import re
+from html import unescape
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 import mnist_mlp.data.digit_styles as digit_styles
 import mnist_mlp.data.train_digits as train_digits
@@ -15,7 +16,8 @@ from mnist_mlp.data.render import PAGE_EXPORT_SIDE, PAGE_LINE_WIDTH, font_files
 from mnist_mlp.data.skeleton import thin
 from mnist_mlp.data.train_digits import TRAIN_DIGIT_KINDS, TRAIN_FONT, restroked, training_digits
 from mnist_mlp.model.contract import SIDE
-from tests.conftest import REPO, skip_or_fail
+from mnist_mlp.service import create_app
+from tests.conftest import skip_or_fail
 
 
 def stroke_width(images):
@@ -88,8 +90,9 @@ def test_training_and_evaluation_digits_are_made_by_separate_modules():
     assert set(PEN_STYLES) <= set(DIGIT_STYLES)
 
 
-def test_page_export_matches_the_page_script():
-    script = (REPO / "service" / "static" / "app.js").read_text()
-    numerator, denominator = re.search(r"const LINE_WIDTH = (\d+) / (\d+);", script).groups()
-    assert PAGE_LINE_WIDTH == pytest.approx(int(numerator) / int(denominator))
-    assert PAGE_EXPORT_SIDE == int(re.search(r"const EXPORT_SIDE = (\d+);", script).group(1))
+def test_the_page_is_handed_the_pen_the_renderer_draws_with():
+    """One source, data/drawing.json: the page reads it from its body's data-pen (the browser test
+    test_the_page_draws_with_the_renderers_pen checks that its export matches page_export)."""
+    html = create_app().test_client().get("/").get_data(as_text=True)
+    pen = json.loads(unescape(re.search(r"data-pen='([^']*)'", html).group(1)))
+    assert pen == {"line_width": PAGE_LINE_WIDTH, "export_side": PAGE_EXPORT_SIDE}

@@ -142,3 +142,47 @@ def test_saved_file_is_readable_by_others(tmp_path):
     finally:
         os.umask(old)
     assert path.stat().st_mode & 0o777 == 0o644
+
+
+def test_a_sigmoid_network_round_trips_with_its_activation(tmp_path):
+    model = MLP((784, 16, 16, 10), seed=3, activation="sigmoid")
+    path = tmp_path / "sigmoid.npz"
+    save_weights(path, model)
+    loaded, meta = load_weights(path)
+    assert meta["activation"] == loaded.activation == "sigmoid"
+    x = np.random.default_rng(0).random((5, 784), dtype=np.float32)
+    np.testing.assert_array_equal(loaded.forward(x), model.forward(x))
+
+
+def test_what_is_not_a_regular_file_of_bounded_size_is_refused_before_it_is_read(tmp_path):
+    from mnist_mlp.model.weights import MAX_WEIGHTS_BYTES, read_weights
+
+    fifo = tmp_path / "fifo.npz"
+    os.mkfifo(fifo)  # a plain open would wait for a writer for ever
+    with pytest.raises(WeightsError, match="is not a regular file"):
+        read_weights(fifo)
+    with pytest.raises(WeightsError, match="is a directory"):
+        read_weights(tmp_path)
+    huge = tmp_path / "huge.npz"
+    with open(huge, "wb") as file:
+        file.truncate(MAX_WEIGHTS_BYTES + 1)  # sparse: costs no disk
+    with pytest.raises(WeightsError, match=r"huge.npz: is 64.0 MiB; the limit is 64 MiB"):
+        read_weights(huge)
+    with pytest.raises(WeightsError, match="no such file"):
+        read_weights(tmp_path / "missing.npz")
+
+
+def test_many_members_declaring_too_many_values_in_all_are_refused_before_any_is_read(tmp_path):
+    """A zip bomb: each member within the per-array limit, all of them together far beyond it."""
+    from mnist_mlp.model.weights import MAX_ARRAY_ELEMENTS, MAX_TOTAL_ELEMENTS
+
+    side = int(MAX_ARRAY_ELEMENTS**0.5)
+    header = np.lib.format.header_data_from_array_1_0(np.zeros((1, 1), np.float32))
+    header["shape"] = (side, side)
+    path = tmp_path / "bomb.npz"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for n in range(MAX_TOTAL_ELEMENTS // side**2 + 1):
+            with archive.open(f"W{n}.npy", "w") as member:
+                np.lib.format.write_array_header_1_0(member, header)  # no data: never read
+    with pytest.raises(WeightsError, match="values in all, more than"):
+        load_weights(path)
