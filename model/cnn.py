@@ -18,16 +18,23 @@ forward(x (B, 784), keep) and backward(dlogits); so model/training.py's fit and
 model/optim.py's optimisers train it unchanged.
 """
 
+import io
 import json
+import zipfile
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from .atomic_file import write_atomically
 from .contract import INPUTS, SIDE
 from .losses import softmax
 
 KERNEL = 5
 POOL = 2
+# Images a forward pass without keep takes at a time: im2col's second-layer copy is
+# 64 windows x 25 c1 values an image (205 KB at c1 = 32), so whole validation or test sets
+# would need gigabytes at once.
+CHUNK = 512
 
 
 class ConvNet:
@@ -67,6 +74,8 @@ class ConvNet:
         """Logits (B, classes) of inputs x (B, 784); keep=True keeps what backward needs."""
         x = np.asarray(x, dtype=self.dtype)
         batch = len(x)
+        if not keep and batch > CHUNK:
+            return np.concatenate([self.forward(x[i : i + CHUNK]) for i in range(0, batch, CHUNK)])
         a = x.reshape(batch, SIDE, SIDE, 1)
         cache = []
         for layer in range(2):
@@ -158,17 +167,32 @@ def max_pool_backward(dpooled, x, pooled):
 
 
 def save_teacher(path, model, metadata=None):
-    """A ConvNet as .npz (no pickle): its params and a JSON string of its shape and metadata."""
+    """A ConvNet as .npz (no pickle), written atomically: its params and a JSON string of its
+    shape and metadata. "architecture": "convnet" is what load_weights refuses it by."""
     info = {"architecture": "convnet", **model.config(), **(metadata or {})}
-    np.savez(path, params=model.params, metadata=json.dumps(info))
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, params=model.params, metadata=np.array(json.dumps(info)))
+    write_atomically(path, buffer.getvalue())
 
 
 def load_teacher(path):
-    """(ConvNet, metadata) from save_teacher's file."""
-    with np.load(path, allow_pickle=False) as z:
-        info = json.loads(str(z["metadata"]))
-        model = ConvNet(info["channels"], info["hidden"], info["classes"], dtype=z["params"].dtype)
-        if z["params"].shape != model.params.shape:
-            raise ValueError(f"{path}: {z['params'].size} parameters, the network has {model.params.size}")
-        model.params[...] = z["params"]
+    """(ConvNet, metadata) from save_teacher's file; ValueError naming the file and the fault otherwise."""
+    try:
+        with open(path, "rb") as file:
+            if not zipfile.is_zipfile(file):
+                raise ValueError("not an .npz file")
+        with np.load(path, allow_pickle=False) as z:
+            info = json.loads(str(z["metadata"]))
+            if not isinstance(info, dict) or info.get("architecture") != "convnet":
+                raise ValueError("not a ConvNet teacher (write one with mnist-train --network cnn)")
+            model = ConvNet(info["channels"], info["hidden"], info["classes"], dtype=z["params"].dtype)
+            if z["params"].shape != model.params.shape:
+                raise ValueError(f"{z['params'].size} parameters, the network has {model.params.size}")
+            model.params[...] = z["params"]
+    except OSError as exc:
+        raise ValueError(f"{path}: {exc.strerror or exc}") from None
+    except KeyError as exc:
+        raise ValueError(f"{path}: no {exc} in it, not a teacher of mnist-train --network cnn") from None
+    except (EOFError, TypeError, ValueError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"{path}: {exc}") from None
     return model, info

@@ -4,7 +4,8 @@ central differences in float64, its file round trip, and a short run of the MLP'
 import numpy as np
 import pytest
 
-from mnist_mlp.model.cnn import ConvNet, col2im, im2col, load_teacher, max_pool, save_teacher
+from mnist_mlp.model import MLP, WeightsError, load_weights, save_weights
+from mnist_mlp.model.cnn import CHUNK, ConvNet, col2im, im2col, load_teacher, max_pool, save_teacher
 from mnist_mlp.model.losses import cross_entropy, softmax_cross_entropy_
 from mnist_mlp.model.training import TrainConfig, fit
 
@@ -76,10 +77,34 @@ def test_saved_teacher_loads_with_its_shape_weights_and_metadata(tmp_path):
     np.savez(
         tmp_path / "bad.npz",
         params=model.params[:-1],
-        metadata='{"channels": [3, 4], "hidden": 6, "classes": 10}',
+        metadata='{"architecture": "convnet", "channels": [3, 4], "hidden": 6, "classes": 10}',
     )
-    with pytest.raises(ValueError, match="parameters"):
+    with pytest.raises(ValueError, match="bad.npz: 841 parameters, the network has 842"):
         load_teacher(tmp_path / "bad.npz")
+
+
+def test_a_served_weights_file_or_junk_is_no_teacher(tmp_path):
+    save_weights(tmp_path / "mlp.npz", MLP((784, 4, 10)))
+    with pytest.raises(ValueError, match="mlp.npz: not a ConvNet teacher"):
+        load_teacher(tmp_path / "mlp.npz")
+    (tmp_path / "junk.npz").write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match="junk.npz: "):
+        load_teacher(tmp_path / "junk.npz")
+    with pytest.raises(ValueError, match="missing.npz: "):
+        load_teacher(tmp_path / "missing.npz")
+
+
+def test_the_teacher_is_never_loaded_as_served_weights(tmp_path):
+    save_teacher(tmp_path / "t.npz", ConvNet((3, 4), hidden=6))
+    with pytest.raises(WeightsError, match="t.npz: is a ConvNet distillation teacher"):
+        load_weights(tmp_path / "t.npz")
+
+
+def test_a_large_forward_without_keep_runs_in_chunks_with_the_same_answer():
+    model = ConvNet((3, 4), hidden=6, seed=1)
+    x = np.random.default_rng(0).random((CHUNK + 7, 784), dtype=np.float32)
+    whole = model.forward(x, keep=True)  # keep: one pass over every image
+    np.testing.assert_allclose(model.forward(x), whole, rtol=1e-5, atol=1e-6)
 
 
 def test_the_training_loop_trains_it_on_real_digits(mnist):
