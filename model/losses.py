@@ -65,3 +65,31 @@ def uniform_cross_entropy_(logits, weight=1.0):
     logits -= logits.dtype.type(1.0 / classes)
     logits *= logits.dtype.type(weight / batch)
     return float(loss.mean()), logits
+
+
+def soft_cross_entropy_(logits, targets, weight=1.0):
+    """Cross-entropy to soft targets and its gradient w.r.t. the logits, overwriting `logits`.
+
+    targets (B, C) are probability rows q_i (a smoothed one-hot, a teacher's softmax):
+        L = mean_i [ -sum_k q_ik log softmax(z_i)_k ] = mean_i [ logsumexp(z_i) - q_i . z_i ],
+        dL/dz = (softmax(z) - q) / B.
+    Returns (L, weight * dL/dz); the loss is returned unweighted.
+    """
+    batch = len(logits)
+    target_logit = np.einsum("ij,ij->i", targets, logits)  # q_i . z_i, before z is overwritten
+    top = logits.max(axis=1, keepdims=True)
+    logits -= top
+    np.exp(logits, out=logits)
+    sums = logits.sum(axis=1)
+    loss = np.log(sums) + top[:, 0] - target_logit
+    logits /= sums[:, None]
+    logits -= targets
+    logits *= logits.dtype.type(weight / batch)
+    return float(loss.mean()), logits
+
+
+def smoothed_targets(labels, classes, smoothing, dtype=np.float32):
+    """Label smoothing (Szegedy et al. 2016): (1 - eps) one_hot(y) + eps / C, rows (B, C)."""
+    targets = np.full((len(labels), classes), smoothing / classes, dtype=dtype)
+    targets[np.arange(len(labels)), labels] += 1 - smoothing
+    return targets

@@ -11,17 +11,31 @@ pool to the digit batch, and the loss becomes
 the second term pulling the outliers' predictions towards uniform, so that a low
 confidence marks "not a digit". One forward and one backward pass over the joined batch;
 without outliers the loop is the plain one, step for step.
+
+Options beyond the plain loop, each off by default: label smoothing of the digits' targets
+(config.label_smoothing), an exponential moving average of the weights that is what gets
+validated and kept (config.ema_decay, model/optim.py), and distillation from a teacher
+network that `fit` gets as a callable (model/distill.py, config.distill_temperature and
+config.distill_alpha): it is asked for its logits on every augmented batch of digits.
 """
 
 import math
 import time
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 
 from .contract import as_inputs
-from .losses import cross_entropy, softmax_cross_entropy_, uniform_cross_entropy_
-from .optim import SCHEDULES, make_optimizer
+from .distill import distillation_loss_
+from .losses import (
+    cross_entropy,
+    smoothed_targets,
+    soft_cross_entropy_,
+    softmax_cross_entropy_,
+    uniform_cross_entropy_,
+)
+from .optim import SCHEDULES, WeightAverage, make_optimizer
 
 # A batch loss above this counts as infinite. It is -ln of the smallest float32: the point
 # where a naive float32 softmax would already have returned p = 0 and a loss of inf, which
@@ -42,6 +56,10 @@ class TrainConfig:
     seed: int = 0
     outlier_weight: float = 0.5  # lambda of outlier exposure; used only when fit() gets outliers
     outlier_batch: int = 64  # outlier images appended to every digit batch
+    label_smoothing: float = 0.0  # eps: digit targets (1 - eps) one-hot + eps / C
+    ema_decay: float = 0.0  # decay of the weights' moving average; 0: no average
+    distill_temperature: float = 4.0  # T of the teacher's soft targets; used only when fit() gets a teacher
+    distill_alpha: float = 0.9  # weight of the soft term, 1 - alpha on the true labels
 
 
 @dataclass
@@ -70,15 +88,16 @@ def evaluate(model, x, labels):
     return loss_and_accuracy(logits_of(model, x), labels)
 
 
-def exposure_loss_(logits, labels, weight):
+def exposure_loss_(logits, labels, weight, digit_loss_=softmax_cross_entropy_):
     """Outlier exposure on a joined batch: the first len(labels) rows are digits, the rest outliers.
 
-    Returns (digit cross-entropy, outlier uniform cross-entropy, gradient); the gradient of
-    CE + weight * outlier loss w.r.t. the logits overwrites `logits`, each loss working in
-    place on its own rows, so one backward pass serves both.
+    Returns (digit loss, outlier uniform cross-entropy, gradient); the gradient of
+    digit loss + weight * outlier loss w.r.t. the logits overwrites `logits`, each loss working
+    in place on its own rows, so one backward pass serves both. digit_loss_(logits, labels)
+    -> (loss, gradient in place) is the cross-entropy unless given.
     """
     n_digits = len(labels)
-    loss, _ = softmax_cross_entropy_(logits[:n_digits], labels)
+    loss, _ = digit_loss_(logits[:n_digits], labels)
     outlier_loss, _ = uniform_cross_entropy_(logits[n_digits:], weight)
     return loss, outlier_loss, logits
 
@@ -94,6 +113,7 @@ def fit(
     progress=None,
     log=None,
     outliers=None,
+    teacher=None,
     on_step=None,
 ):
     """Train `model` in place; returns a TrainResult.
@@ -102,6 +122,8 @@ def fit(
     (with outliers: the digits and the outliers together, one call).
     outliers: non-digit images (N_out, 784), uint8 or floats like x, for outlier exposure
     with config.outlier_weight and config.outlier_batch; None trains on the digits alone.
+    teacher(inputs (B, 784) float) -> logits (B, C), when given, is distilled from
+    (config.distill_temperature, config.distill_alpha) on every batch of digits as trained.
     progress(total_steps) -> a tqdm-like bar with update() and set_postfix_str(), or None.
     log(message) receives one line per epoch.
     on_step(step, epoch, loss, model) is called after every step (both counted from 1; loss is
@@ -109,10 +131,11 @@ def fit(
     training there: that epoch ends early, is validated like a whole one, and
     `result.stopped` says where.
     The model ends with the best-validation weights (the last epoch's without a validation
-    set). If the loss becomes NaN or inf, training stops, `result.diverged` says why and
+    set); with config.ema_decay those are the moving average's, which is also what is
+    validated. If the loss becomes NaN or inf, training stops, `result.diverged` says why and
     the model keeps the last good weights.
     """
-    run = _Run(model, len(x), config, outliers)
+    run = _Run(model, len(x), config, outliers, teacher)
     result = TrainResult()
     best_params = model.params.copy()
     bar = progress(run.total_steps) if progress else None
@@ -121,6 +144,8 @@ def fit(
         if "diverged" in record:
             result.diverged = f"{record['diverged']} in epoch {epoch}"
             break
+        if run.average is not None:
+            run.average.swap()  # validate and keep the average; the optimiser goes on from the raw weights
         if x_val is not None and len(x_val):
             record["val_loss"], record["val_accuracy"] = evaluate(model, x_val, y_val)
             improved = not record["val_accuracy"] <= result.best_val_accuracy  # True vs NaN too
@@ -129,6 +154,8 @@ def fit(
         if improved:
             result.best_epoch, result.best_val_accuracy = epoch, record.get("val_accuracy", float("nan"))
             best_params[...] = model.params
+        if run.average is not None:
+            run.average.swap()
         stopped = record.pop("stopped", None)
         result.history.append(record)
         if log is not None:
@@ -146,8 +173,8 @@ def fit(
 class _Run:
     """State shared by the epochs of one fit: RNG, optimiser, schedule, step count."""
 
-    def __init__(self, model, n, config, outliers=None):
-        self.model, self.n, self.config = model, n, config
+    def __init__(self, model, n, config, outliers=None, teacher=None):
+        self.model, self.n, self.config, self.teacher = model, n, config, teacher
         self.rng = np.random.default_rng(config.seed)
         self.outliers = None if outliers is None or not len(outliers) else outliers
         n_out = 0
@@ -164,6 +191,24 @@ class _Run:
         self.optimizer = make_optimizer(config.optimizer, model, config.lr, config.weight_decay)
         self.batch_buffer = np.empty((config.batch_size + n_out, model.layer_sizes[0]), dtype=model.dtype)
         self.step = 0
+        self.average = WeightAverage(model, config.ema_decay) if config.ema_decay else None
+        if teacher is not None and config.label_smoothing:
+            raise ValueError("label smoothing and distillation exclude each other: soft targets twice")
+        self.distill_kl_sum = 0.0
+
+    def digit_loss_(self, logits, labels, teacher_logits=None):
+        """(loss, gradient in place) of the digits' rows: cross-entropy, smoothed or distilled."""
+        config = self.config
+        if teacher_logits is not None:
+            loss, kl, grad = distillation_loss_(
+                logits, labels, teacher_logits, config.distill_temperature, config.distill_alpha
+            )
+            self.distill_kl_sum += kl * len(labels)
+            return loss, grad
+        if config.label_smoothing:
+            targets = smoothed_targets(labels, logits.shape[1], config.label_smoothing, logits.dtype)
+            return soft_cross_entropy_(logits, targets)
+        return softmax_cross_entropy_(logits, labels)
 
     def lr(self):
         return self.schedule(self.config.lr, self.step, self.total_steps, self.warmup_steps)
@@ -176,6 +221,7 @@ class _Run:
         epoch = self.step // math.ceil(self.n / batch_size) + 1
         order = self.rng.permutation(self.n)
         loss_sum, correct, outlier_loss_sum = 0.0, 0, 0.0
+        self.distill_kl_sum = 0.0
         stopped = None
         for batch_start in range(0, self.n, batch_size):
             idx = order[batch_start : batch_start + batch_size]
@@ -187,15 +233,17 @@ class _Run:
             if augment is not None:
                 batch = augment(batch, self.rng)
             inputs = as_inputs(batch, model.dtype, out=self.batch_buffer[: len(batch)])
+            teacher_logits = None if self.teacher is None else self.teacher(inputs[:n_digits])
             logits = model.forward(inputs, keep=True)
             correct += int((logits[:n_digits].argmax(axis=1) == labels[idx]).sum())
             with np.errstate(over="ignore", invalid="ignore"):
                 if self.outliers is None:
-                    loss, dlogits = softmax_cross_entropy_(logits, labels[idx])
+                    loss, dlogits = self.digit_loss_(logits, labels[idx], teacher_logits)
                     loss_total = loss
                 else:
                     weight = self.config.outlier_weight
-                    loss, outlier_loss, dlogits = exposure_loss_(logits, labels[idx], weight)
+                    digit_loss_ = partial(self.digit_loss_, teacher_logits=teacher_logits)
+                    loss, outlier_loss, dlogits = exposure_loss_(logits, labels[idx], weight, digit_loss_)
                     outlier_loss_sum += outlier_loss * n_digits
                     loss_total = loss + weight * outlier_loss
             if not loss_total < DIVERGED_LOSS:  # also catches NaN
@@ -203,6 +251,8 @@ class _Run:
             model.backward(dlogits)
             lr = self.lr()
             self.optimizer.step(lr)
+            if self.average is not None:
+                self.average.update()
             self.step += 1
             loss_sum += loss * n_digits
             if bar is not None:
@@ -223,6 +273,8 @@ class _Run:
         if self.outliers is not None:
             # mean uniform cross-entropy of the outliers; log(10) = 2.303 is its floor
             record["train_outlier_loss"] = outlier_loss_sum / seen
+        if self.teacher is not None:
+            record["train_distill_kl"] = self.distill_kl_sum / seen  # KL(teacher || student) at T
         if stopped:
             record["stopped"] = stopped
         return record

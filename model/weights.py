@@ -186,6 +186,8 @@ def _metadata(arrays, fail):
         raise fail(f"'metadata' is not valid JSON ({exc})") from None
     if not isinstance(meta, dict):
         raise fail("'metadata' must be a JSON object")
+    if meta.get("architecture") == "convnet":
+        raise fail("is a ConvNet distillation teacher, a training-time tool that is never served")
     sizes = meta.get("layer_sizes")
     if not (
         isinstance(sizes, list)

@@ -14,6 +14,11 @@ scribbles; never the evaluation non-digits; about 25 s to render 2,000 per categ
 pushed towards a uniform prediction with weight --outlier-weight. The share of held-out
 outliers of the same kinds (split "val") that the validation-chosen threshold flags is
 written to the metrics: with the validation digits, it is what selects those settings.
+
+Distillation (Hinton et al. 2015) takes two commands: `--network cnn` trains a small NumPy
+ConvNet (model/cnn.py) and writes it as a teacher file, which `--teacher PATH` then asks for
+its logits on every augmented batch the MLP trains on. The teacher is a training-time tool:
+the service, mnist-evaluate and every other reader of weights refuse its file.
 """
 
 import argparse
@@ -31,6 +36,7 @@ from ..data.synth.outliers import OUTLIER_CATEGORIES, outlier_pool
 from ..data.synth.train_digits import TRAIN_DIGIT_KINDS, training_digits
 from ..model import MLP, save_weights
 from ..model.calibration import calibrate, calibrated_probabilities, flag_stats, is_uncertain
+from ..model.cnn import ConvNet, load_teacher, save_teacher
 from ..model.contract import INPUT_MEANING
 from ..model.mlp import INITS
 from ..model.training import TrainConfig, fit, logits_of, loss_and_accuracy
@@ -68,6 +74,46 @@ def parse_args(argv=None):
         type=number(at_least=0),
         default=defaults.warmup_epochs,
         help="linear warm-up, in epochs (at most --epochs)",
+    )
+    parser.add_argument(
+        "--label-smoothing",
+        type=number(at_least=0, below=1),
+        default=defaults.label_smoothing,
+        help="eps of label smoothing: digit targets (1 - eps) one-hot + eps / 10; 0 for none",
+    )
+    parser.add_argument(
+        "--ema-decay",
+        type=number(at_least=0, below=1),
+        default=defaults.ema_decay,
+        help="decay of a moving average of the weights, which is what is validated and kept; 0 for none",
+    )
+    parser.add_argument(
+        "--network",
+        choices=["mlp", "cnn"],
+        default="mlp",
+        help="mlp: the served 784-128-64-10; cnn: a ConvNet teacher for --teacher, never served",
+    )
+    parser.add_argument(
+        "--cnn-shape",
+        type=cnn_shape,
+        help="C1,C2,HIDDEN: the ConvNet's two convolutions' channels and its dense layer's width "
+        "(with --network cnn; default: 32,64,256)",
+    )
+    parser.add_argument(
+        "--teacher",
+        help="teacher file written by --network cnn: the MLP learns from its soft targets on every batch",
+    )
+    parser.add_argument(
+        "--distill-temperature",
+        type=number(above=0),
+        default=defaults.distill_temperature,
+        help="temperature T of the teacher's soft targets (with --teacher)",
+    )
+    parser.add_argument(
+        "--distill-alpha",
+        type=number(at_least=0, at_most=1),
+        default=defaults.distill_alpha,
+        help="weight of the teacher's soft targets, 1 - alpha on the true labels (with --teacher)",
     )
     parser.add_argument(
         "--seed",
@@ -152,7 +198,40 @@ def parse_args(argv=None):
         parser.error(f"--warmup-epochs ({args.warmup_epochs:g}) must be at most --epochs ({args.epochs})")
     if args.out.suffix != ".npz":
         parser.error(f"--out must end in .npz, got {args.out}")
+    check_network(parser, args)
     return args
+
+
+def check_network(parser, args):
+    """--network and --teacher against the rest; the teacher file is loaded here (args.teacher_model)."""
+    args.teacher_model = args.teacher_info = None
+    if args.cnn_shape and args.network != "cnn":
+        parser.error("--cnn-shape needs --network cnn")
+    if args.network == "cnn":
+        for given, option in ((args.teacher, "--teacher"), (args.feedback, "--feedback")):
+            if given:
+                parser.error(f"{option} trains the served MLP, not --network cnn")
+        if args.init != "he":
+            parser.error("--init chooses the MLP's initial weights, not --network cnn's")
+    if args.teacher is None:
+        return
+    if args.label_smoothing:
+        parser.error("--label-smoothing and --teacher exclude each other: both replace the one-hot targets")
+    try:
+        args.teacher_model, args.teacher_info = load_teacher(args.teacher)
+    except ValueError as exc:
+        parser.error(f"--teacher {exc}")
+
+
+def cnn_shape(text):
+    """An argparse `type=`: "C1,C2,HIDDEN" as three positive integers."""
+    try:
+        shape = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        shape = ()
+    if len(shape) != 3 or min(shape) < 1:
+        raise argparse.ArgumentTypeError(f"must be three positive integers C1,C2,HIDDEN, got {text}")
+    return shape
 
 
 def progress_bar(total):
@@ -210,7 +289,12 @@ def train(args, x_train, y_train, x_val, y_val):
         f"training on {plural(len(x_train), 'image')} ({made_of}), validating on {len(x_val):,}; {config}",
         file=sys.stderr,
     )
-    model = MLP(seed=args.seed, init=args.init)
+    if args.network == "cnn":
+        c1, c2, hidden = args.cnn_shape or (32, 64, 256)
+        model = ConvNet((c1, c2), hidden, seed=args.seed)
+    else:
+        model = MLP(seed=args.seed, init=args.init)
+    teacher = None if args.teacher_model is None else args.teacher_model.forward
     augmenter = Augmenter() if args.augment else None
     outliers, outlier_info = None, None
     if args.outlier_exposure:
@@ -229,9 +313,21 @@ def train(args, x_train, y_train, x_val, y_val):
         print(f"outlier exposure: {len(outliers)} training outliers, {outlier_info}", file=sys.stderr)
     started = time.perf_counter()
     result = fit(
-        model, x_train, y_train, config, x_val, y_val, augmenter, progress_bar, print, outliers=outliers
+        model,
+        x_train,
+        y_train,
+        config,
+        x_val,
+        y_val,
+        augmenter,
+        progress_bar,
+        print,
+        outliers=outliers,
+        teacher=teacher,
     )
     run = {
+        "network": args.network,
+        "teacher": teacher_record(args),
         "train_config": vars(config),
         "init": args.init,
         "augmentation": augmenter.config() if augmenter else None,
@@ -242,6 +338,14 @@ def train(args, x_train, y_train, x_val, y_val):
         "diverged": result.diverged,
     }
     return model, result, run
+
+
+def teacher_record(args):
+    """What the teacher was, for the metadata: its file and its own figures; None without one."""
+    if args.teacher_info is None:
+        return None
+    own = {key: args.teacher_info.get(key) for key in ("channels", "hidden", "val_accuracy", "test_accuracy")}
+    return {"path": str(args.teacher), **own}
 
 
 def with_training_digits(args, x_train, y_train):
@@ -285,7 +389,10 @@ def write(args, model, metadata, history):
     metrics_path = args.out.with_suffix(".metrics.json")
     curves_path = args.out.with_suffix(".curves.png")
     try:
-        save_weights(args.out, model, metadata)
+        if args.network == "cnn":
+            save_teacher(args.out, model, metadata)
+        else:
+            save_weights(args.out, model, metadata)
         metrics_path.write_text(json.dumps({**metadata, "history": history}, indent=2) + "\n")
         plot_curves(history, curves_path, metadata["epochs"], args.augment)
     except OSError as exc:

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from mnist_mlp.model import MLP
-from mnist_mlp.model.optim import SGD, Adam, cosine_lr, make_optimizer
+from mnist_mlp.model.optim import SGD, Adam, WeightAverage, cosine_lr, make_optimizer
+from mnist_mlp.model.training import TrainConfig, evaluate, fit
 
 
 def model_with_grads(seed=0):
@@ -60,3 +61,58 @@ def test_bad_optimiser_settings_are_refused():
         Adam(model, lr=0)
     with pytest.raises(ValueError, match="weight decay"):
         SGD(model, lr=0.1, weight_decay=-1)
+
+
+def test_weight_average_follows_the_warmed_up_exponential_average():
+    model = MLP((3, 2), seed=0, dtype=np.float64)
+    average = WeightAverage(model, decay=0.9)
+    expected = model.params.copy()
+    for t in range(1, 40):
+        model.params[:] = np.random.default_rng(t).normal(size=model.params.size)
+        average.update()
+        d = min(0.9, (1 + t) / (10 + t))
+        expected = d * expected + (1 - d) * model.params
+    np.testing.assert_allclose(average.shadow, expected, rtol=1e-12)
+    raw, shadow = model.params.copy(), average.shadow.copy()
+    average.swap()
+    np.testing.assert_array_equal(model.params, shadow)
+    average.swap()
+    np.testing.assert_array_equal(model.params, raw)
+    with pytest.raises(ValueError, match="decay"):
+        WeightAverage(model, 1.0)
+
+
+def test_fit_with_an_average_ends_with_the_average_of_its_own_trajectory():
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (400, 784), dtype=np.uint8)
+    y = (x[:, :392].sum(axis=1) > x[:, 392:].sum(axis=1)).astype(int)
+    plain = MLP((784, 8, 2), seed=0)
+    trajectory = []
+
+    class Recorder:  # a progress bar, updated after every step: it sees every step's weights
+        def update(self, _):
+            trajectory.append(plain.params.copy())
+
+        def set_postfix_str(self, _):
+            pass
+
+        def close(self):
+            pass
+
+    config = TrainConfig(epochs=2, batch_size=50, lr=1e-2, seed=0)
+    fit(plain, x, y, config, progress=lambda total: Recorder())
+    averaged = MLP((784, 8, 2), seed=0)
+    expected = averaged.params.astype(np.float64)
+    fit(averaged, x, y, TrainConfig(**{**vars(config), "ema_decay": 0.9}))
+    for t, params in enumerate(trajectory, 1):
+        d = min(0.9, (1 + t) / (10 + t))
+        expected = d * expected + (1 - d) * params
+    np.testing.assert_allclose(averaged.params, expected, rtol=1e-4, atol=1e-6)
+    assert not np.allclose(averaged.params, plain.params, rtol=1e-3, atol=1e-4)
+    # with a validation set, the average is what is validated and kept
+    kept = MLP((784, 8, 2), seed=0)
+    result = fit(kept, x, y, TrainConfig(**{**vars(config), "ema_decay": 0.9}), x[:200], y[:200])
+    assert evaluate(kept, x[:200], y[:200]) == (
+        result.history[result.best_epoch - 1]["val_loss"],
+        result.best_val_accuracy,
+    )

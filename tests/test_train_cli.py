@@ -5,6 +5,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,9 @@ import pytest
 from mnist_mlp.data.mnist.idx import write_idx
 from mnist_mlp.data.synth.outliers import OUTLIER_CATEGORIES
 from mnist_mlp.data.synth.train_digits import TRAIN_DIGIT_KINDS
-from mnist_mlp.model import load_weights
+from mnist_mlp.model import DEFAULT_WEIGHTS, WeightsError, load_weights
+from mnist_mlp.model.cnn import load_teacher
+from mnist_mlp.model.training import TrainConfig
 from mnist_mlp.scripts import train
 from tests.conftest import REPO
 from tests.tools import assert_usage_error, run_tool
@@ -236,6 +239,37 @@ BAD_OPTIONS = [
     ),
     (["--data-home", "{file}"], "--data-home {file} is a file, not a folder"),
     (["--no-such-option"], "unrecognized arguments: --no-such-option"),
+    (
+        ["--label-smoothing", "1"],
+        "argument --label-smoothing: must be a number at least 0 and below 1, got 1",
+    ),
+    (["--ema-decay", "1"], "argument --ema-decay: must be a number at least 0 and below 1, got 1"),
+    (["--distill-temperature", "0"], "argument --distill-temperature: must be a number above 0, got 0"),
+    (
+        ["--distill-alpha", "1.5"],
+        "argument --distill-alpha: must be a number at least 0 and at most 1, got 1.5",
+    ),
+    (["--network", "rnn"], "argument --network: invalid choice: 'rnn' (choose from 'mlp', 'cnn')"),
+    (["--teacher", "{file}"], "--teacher {file}: not an .npz file"),
+    (["--teacher", "{folder}/t.npz"], "--teacher {folder}/t.npz: No such file or directory"),
+    (
+        ["--teacher", str(DEFAULT_WEIGHTS)],
+        f"--teacher {DEFAULT_WEIGHTS}: not a ConvNet teacher (write one with mnist-train --network cnn)",
+    ),
+    (
+        ["--teacher", "{file}", "--label-smoothing", "0.1"],
+        "--label-smoothing and --teacher exclude each other: both replace the one-hot targets",
+    ),
+    (["--network", "cnn", "--teacher", "{file}"], "--teacher trains the served MLP, not --network cnn"),
+    (
+        ["--network", "cnn", "--init", "zeros"],
+        "--init chooses the MLP's initial weights, not --network cnn's",
+    ),
+    (["--cnn-shape", "8,16,32"], "--cnn-shape needs --network cnn"),
+    (
+        ["--network", "cnn", "--cnn-shape", "8,0,32"],
+        "argument --cnn-shape: must be three positive integers C1,C2,HIDDEN, got 8,0,32",
+    ),
 ]
 
 
@@ -244,6 +278,42 @@ def test_every_bad_option_stops_in_one_line_before_any_data_is_loaded(args, mess
     """The real MNIST folder is given first (a later --data-dir wins): loading it and rendering
     the training digits and outliers takes the old code 35 s before it fails, or trains in full."""
     assert_usage_error("mnist-train", args, message, tmp_path, "--data-dir", mnist_dir)
+
+
+def test_every_training_setting_is_an_option_with_its_default():
+    args = train.parse_args([])
+    for setting in fields(TrainConfig):
+        assert getattr(args, setting.name) == setting.default, setting.name
+
+
+def test_label_smoothing_and_the_weights_average_reach_the_training_loop(small_mnist, tmp_path):
+    out = tmp_path / "w.npz"
+    args = ["--data-dir", str(small_mnist), "--epochs", "1", "--out", str(out)]
+    train.main([*PLAIN, *args, "--label-smoothing", "0.1", "--ema-decay", "0.99"])
+    config = load_weights(out)[1]["train_config"]
+    assert (config["label_smoothing"], config["ema_decay"]) == (0.1, 0.99)
+
+
+def test_a_cnn_teacher_then_a_student_distilled_from_it(small_mnist, tmp_path):
+    """The two commands of distillation on 1,800 digits (a narrow ConvNet: seconds, not minutes):
+    the teacher file is refused as served weights, and the student records which teacher it
+    learnt from and the soft term's KL."""
+    teacher, student = tmp_path / "teacher.npz", tmp_path / "student.npz"
+    data = ["--data-dir", str(small_mnist), "--epochs", "2", "--lr", "3e-3"]
+    train.main([*PLAIN, *data, "--network", "cnn", "--cnn-shape", "8,16,64", "--out", str(teacher)])
+    with pytest.raises(WeightsError, match="distillation teacher"):
+        load_weights(teacher)
+    _, info = load_teacher(teacher)
+    assert info["val_accuracy"] > 0.7 and (info["architecture"], info["channels"]) == ("convnet", [8, 16])
+    soft = ["--teacher", str(teacher), "--distill-temperature", "2", "--distill-alpha", "0.5"]
+    train.main([*PLAIN, *data, *soft, "--out", str(student)])
+    _, meta = load_weights(student)
+    assert meta["network"] == "mlp" and meta["teacher"]["path"] == str(teacher)
+    assert meta["teacher"]["val_accuracy"] == info["val_accuracy"]
+    assert (meta["train_config"]["distill_temperature"], meta["train_config"]["distill_alpha"]) == (2, 0.5)
+    history = json.loads(student.with_suffix(".metrics.json").read_text())["history"]
+    assert all(h["train_distill_kl"] > 0 for h in history)
+    assert history[-1]["train_distill_kl"] < history[0]["train_distill_kl"]
 
 
 def test_an_out_folder_that_does_not_exist_yet_is_made_at_the_end_only(small_mnist, tmp_path):
