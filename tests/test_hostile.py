@@ -204,6 +204,25 @@ def test_chunked_body_over_the_limit_is_413(server):
     assert_still_serving(port)
 
 
+def test_a_small_declared_length_beside_chunks_over_the_limit_is_refused(server):
+    """A body read whole because its declared length is small must not be one whose chunks run past it."""
+    _, port = server
+    chunk = b"x" * 65536
+    body = (
+        b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(MAX_BODY // len(chunk) + 2))
+        + b"0\r\n\r\n"
+    )
+    head = (
+        b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: 10\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n"
+    )
+    status, answer = raw_exchange(port, head + body)
+    assert status is None or status in (400, 413), (status, answer)
+    if status == 413:
+        assert_error(status, answer, 413, "request_too_large")
+    assert_still_serving(port)
+
+
 def test_declared_length_over_the_limit_is_413_before_the_body(server):
     _, port = server
     head = f"POST /v2/models/mnist/infer HTTP/1.1\r\nHost: x\r\nContent-Length: {MAX_BODY + 1}\r\n\r\n"

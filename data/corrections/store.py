@@ -33,7 +33,6 @@ import dataclasses
 import datetime
 import math
 import re
-import sqlite3
 import threading
 
 import numpy as np
@@ -232,7 +231,6 @@ class Store:
     """
 
     param = "?"
-    errors = (sqlite3.Error,)
     binary = "BLOB"
     serial = "INTEGER PRIMARY KEY AUTOINCREMENT"
 
