@@ -1,36 +1,18 @@
-"""Fixtures shared by the test modules: where the real MNIST files are, and the data itself."""
+"""Fixtures shared by the tests of every kind: the real MNIST files and the data itself, a small subset
+of it as IDX files, and the feedback databases. Helpers that are not fixtures are in tests/machine.py."""
 
-import os
-from pathlib import Path
-
+import numpy as np
 import pytest
 
-from mnist_mlp.data.mnist import DATA_DIR_ENV
+from tests.machine import mnist_dir_or_skip
 
-REPO = Path(__file__).resolve().parents[1]
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
-def skip_or_fail(reason):
-    """Skip a test that lacks something outside the repo; under CI=true fail it instead,
-    so a broken CI machine can never pass by skipping the tests that matter."""
-    if IN_CI:
-        pytest.fail(f"cannot run under CI: {reason}")
-    pytest.skip(reason)
-
-
-def mnist_dir_or_skip():
-    """The real MNIST IDX folder: $MNIST_DATA_DIR, else ../shared/mnist beside the repo.
-
-    Outside CI a missing folder skips the test; under CI=true it fails it.
-    """
-    folder = Path(os.environ.get(DATA_DIR_ENV) or REPO.parent / "shared" / "mnist")
-    if (
-        not (folder / "t10k-labels-idx1-ubyte.gz").exists()
-        and not (folder / "t10k-labels-idx1-ubyte").exists()
-    ):
-        skip_or_fail(f"real MNIST files not found in {folder} (set MNIST_DATA_DIR)")
-    return folder
+# The IDX files' names, as mnist-train and the lab read them from --data-dir.
+STEMS = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
 
 
 @pytest.fixture(scope="session")
@@ -46,10 +28,25 @@ def mnist(mnist_dir):
     return load_idx_dir(mnist_dir)
 
 
+@pytest.fixture(scope="module")
+def small_mnist(tmp_path_factory, mnist):
+    """2,000 real training and 500 test images as IDX files: a subset the CLI trains on in seconds."""
+    from mnist_mlp.data.mnist.idx import write_idx
+
+    folder = tmp_path_factory.mktemp("small-mnist")
+    x_train, y_train, x_test, y_test = mnist
+    for stem, array in zip(
+        STEMS,
+        (x_train[:2000].reshape(-1, 28, 28), y_train[:2000], x_test[:500].reshape(-1, 28, 28), y_test[:500]),
+    ):
+        write_idx(folder / f"{stem}.gz", array.astype(np.uint8))
+    return folder
+
+
 @pytest.fixture(scope="session")
 def postgres():
     """The URL of a real PostgreSQL database for the session (tests/postgres_cluster.py)."""
-    from tests.postgres_cluster import postgres_url  # imported here: it imports this module
+    from tests.postgres_cluster import postgres_url
 
     with postgres_url() as url:
         yield url

@@ -1,8 +1,13 @@
-"""Reading a feedback database directly, SQLite or PostgreSQL, to check what the store wrote."""
+"""Reading a feedback database directly, SQLite or PostgreSQL, to check what the store wrote; and a
+correction to store."""
 
 import contextlib
 import sqlite3
 import threading
+
+import numpy as np
+
+from mnist_mlp.data.corrections.store import Correction
 
 
 def query(target, sql):
@@ -110,3 +115,17 @@ def insert(
         return
     with contextlib.closing(sqlite3.connect(target, isolation_level=None)) as db:
         db.execute(sql.format(p="?"), values)
+
+
+def correction(label=3, seed=0, original=b"\x89PNG...", **changes):
+    pixels = np.random.default_rng(seed).integers(0, 256, (28, 28), dtype=np.uint8)
+    fields = dict(
+        pixels=pixels,
+        original=original,
+        label=label,
+        predicted=5,
+        confidence=0.61,
+        model="mnist-mlp-0123abcd4567",
+        source="page",
+    )
+    return Correction(**{**fields, **changes})

@@ -1,4 +1,4 @@
-"""Shared helpers for the service tests: the MNIST test set and images as users send them."""
+"""Images for the tests of every kind: the MNIST test set, and images as users send them."""
 
 import io
 
@@ -6,7 +6,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from mnist_mlp.data.mnist import load_idx_dir
-from tests.conftest import mnist_dir_or_skip
+from tests.machine import mnist_dir_or_skip
 
 RENDER_KINDS = ("png", "jpeg", "rgba", "shaded-jpeg")
 

@@ -15,7 +15,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from tests.conftest import skip_or_fail
+from tests.machine import skip_or_fail
 
 URL_ENV = "FEEDBACK_TEST_POSTGRES_URL"
 UNPRIVILEGED = "postgres"

@@ -6,7 +6,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.conftest import REPO
+from tests.machine import REPO
 
 
 def run_module(name, *args, stdin=None, text=True, timeout=300, package="mnist_mlp.scripts"):

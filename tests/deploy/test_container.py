@@ -26,9 +26,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import REPO, skip_or_fail
+from tests.images import encode
 from tests.live_server import free_port
-from tests.service_fixtures import encode
+from tests.machine import REPO, skip_or_fail
 
 pytestmark = pytest.mark.container
 

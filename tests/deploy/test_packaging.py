@@ -16,8 +16,8 @@ import zipfile
 import pytest
 
 from benchmarks.serving import ServerFailed, free_port, stop, wait_ready
-from tests.conftest import REPO, skip_or_fail
-from tests.service_fixtures import drawn_digit, encode
+from tests.images import drawn_digit, encode
+from tests.machine import REPO, skip_or_fail
 
 pytestmark = pytest.mark.packaging
 # Left out of the copy the wheel is built from: history, environments, build products, caches.

@@ -14,7 +14,7 @@ import sys
 
 import pytest
 
-from tests.conftest import REPO, skip_or_fail
+from tests.machine import REPO, skip_or_fail
 
 
 @pytest.fixture(scope="module", autouse=True)

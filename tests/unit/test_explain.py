@@ -6,7 +6,7 @@ import pytest
 from mnist_mlp.data.imaging.preprocess import preprocess
 from mnist_mlp.model import DEFAULT_WEIGHTS, MLP, load_weights
 from mnist_mlp.model.explain import explain, unit_pattern
-from tests.service_fixtures import drawn_digit, encode
+from tests.images import drawn_digit, encode
 
 STEP = 1e-6  # the network is piecewise linear: a small step seldom crosses a ReLU's kink
 MAX_RELATIVE_ERROR = 1e-6

@@ -11,7 +11,7 @@ import pytest
 
 from mnist_mlp.model import DEFAULT_WEIGHTS, MLP, Classifier, save_weights
 from mnist_mlp.model.contract import as_inputs
-from tests.conftest import skip_or_fail
+from tests.machine import skip_or_fail
 from tests.tools import assert_usage_error, console_script, run_module
 
 try:

@@ -14,8 +14,8 @@ from mnist_mlp.data.corrections import open_store
 from mnist_mlp.data.corrections.dataset import IMAGES_FILE, LABELS_FILE, NoCorrections, load_corrections
 from mnist_mlp.data.corrections.store import Correction
 from mnist_mlp.data.mnist.idx import read_images, read_labels, write_idx
-from tests.conftest import skip_or_fail
 from tests.feedback_db import insert, make_version_1, query
+from tests.machine import skip_or_fail
 
 FEEDBACK = [sys.executable, "-m", "mnist_mlp.scripts.feedback"]
 

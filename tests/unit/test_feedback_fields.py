@@ -17,7 +17,7 @@ from mnist_mlp.data.corrections.store import (
 )
 from mnist_mlp.service import create_app
 from tests.feedback_db import query
-from tests.service_fixtures import drawn_digit, encode
+from tests.images import drawn_digit, encode
 
 MODEL_IDS = st.from_regex(r"[\x21-\x7e]{1,100}", fullmatch=True)
 CLIENT_KEYS = st.from_regex(r"[0-9a-f]{16}", fullmatch=True)

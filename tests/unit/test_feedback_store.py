@@ -10,24 +10,9 @@ from mnist_mlp.data.corrections import open_store
 from mnist_mlp.data.corrections.store import (
     MAX_ORIGINAL_BYTES,
     SCHEMA_VERSION,
-    Correction,
     StoreUnavailable,
 )
-from tests.feedback_db import columns, query
-
-
-def correction(label=3, seed=0, original=b"\x89PNG...", **changes):
-    pixels = np.random.default_rng(seed).integers(0, 256, (28, 28), dtype=np.uint8)
-    fields = dict(
-        pixels=pixels,
-        original=original,
-        label=label,
-        predicted=5,
-        confidence=0.61,
-        model="mnist-mlp-0123abcd4567",
-        source="page",
-    )
-    return Correction(**{**fields, **changes})
+from tests.feedback_db import columns, correction, query
 
 
 def test_a_correction_reads_back_as_it_was_stored(feedback_db):

@@ -17,8 +17,7 @@ from mnist_mlp.data.corrections.store import (
     StoreFull,
     StoreUnavailable,
 )
-from tests.feedback_db import holding_lock, make_version_1, query
-from tests.test_feedback_store import correction
+from tests.feedback_db import correction, holding_lock, make_version_1, query
 
 WRITERS = 4  # request threads of one worker calling add at once
 WRITE_BOUND_S = 2.0  # what a request may wait for the database before its 503

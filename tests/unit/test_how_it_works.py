@@ -2,7 +2,7 @@
 points at its code, every lab experiment is linked.
 
 The commands run as written in a scratch folder, reading the small_mnist subset of
-tests/test_train_cli.py as the page tells readers to name their MNIST folder ($MNIST_DATA_DIR).
+tests/unit/test_train_cli.py as the page tells readers to name their MNIST folder ($MNIST_DATA_DIR).
 A command ending in
 "# exit status N: words" must exit with N and say those words. The output shown after a
 command (a ```text block) must come out, line by line and in order, with the same words; a
@@ -19,10 +19,7 @@ from pathlib import Path
 import pytest
 
 from mnist_mlp.lab.experiments import EXPERIMENTS
-from tests.conftest import REPO
-from tests.test_train_cli import small_mnist
-
-__all__ = ["small_mnist"]  # the fixture, used by name
+from tests.machine import REPO
 
 GUIDE = REPO / "docs" / "how-it-works.md"
 TEXT = GUIDE.read_text()

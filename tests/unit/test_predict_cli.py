@@ -18,7 +18,7 @@ from mnist_mlp.model.contract import to_pixels
 from mnist_mlp.scripts import predict
 from mnist_mlp.scripts.image_paths import ImageSource
 from mnist_mlp.service import create_app
-from tests.service_fixtures import encode, mnist_test_set, render
+from tests.images import encode, mnist_test_set, render
 from tests.tools import run_module, run_tool
 
 DIGITS = 150  # more than two of mnist-predict's chunks, so --jobs 2 really hands work to two processes

@@ -19,7 +19,7 @@ from mnist_mlp.data.imaging.preprocess import (
 )
 from mnist_mlp.data.synth.render import PAGE_EXPORT_SIDE, page_export
 from mnist_mlp.model import DEFAULT_WEIGHTS, load_weights
-from tests.service_fixtures import RENDER_KINDS, drawn_digit, encode, mnist_test_set, render
+from tests.images import RENDER_KINDS, drawn_digit, encode, mnist_test_set, render
 
 SAMPLE = 1000
 

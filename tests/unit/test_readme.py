@@ -1,12 +1,12 @@
 """The README stays a guide a newcomer reads top to bottom: short, the two set-up commands first,
 and every link leading somewhere in the repository. Its commands are checked with the site's by
-tests/test_docs_commands.py, its quick training run by tests/test_train_cli.py, and .ci/run runs
+tests/service/test_docs_commands.py, its quick training run by tests/unit/test_train_cli.py, and .ci/run runs
 its test command.
 """
 
 import re
 
-from tests.conftest import REPO
+from tests.machine import REPO
 
 README = REPO / "README.md"
 MAX_LINES = 250

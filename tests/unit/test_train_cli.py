@@ -11,37 +11,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnist_mlp.data.mnist.idx import write_idx
 from mnist_mlp.data.synth.outliers import OUTLIER_CATEGORIES
 from mnist_mlp.data.synth.train_digits import TRAIN_DIGIT_KINDS
 from mnist_mlp.model import DEFAULT_WEIGHTS, WeightsError, load_weights
 from mnist_mlp.model.cnn import load_teacher
 from mnist_mlp.model.training import TrainConfig
 from mnist_mlp.scripts import train
-from tests.conftest import REPO
+from tests.machine import REPO
 from tests.tools import assert_usage_error, run_tool
 
 # MNIST's digits only: no outlier pool or training digits to render, seconds per test
 PLAIN = ("--no-outlier-exposure", "--train-digits", "0")
-STEMS = (
-    "train-images-idx3-ubyte",
-    "train-labels-idx1-ubyte",
-    "t10k-images-idx3-ubyte",
-    "t10k-labels-idx1-ubyte",
-)
-
-
-@pytest.fixture(scope="module")
-def small_mnist(tmp_path_factory, mnist):
-    """2,000 real training and 500 test images as IDX files: a subset the CLI trains on in seconds."""
-    folder = tmp_path_factory.mktemp("small-mnist")
-    x_train, y_train, x_test, y_test = mnist
-    for stem, array in zip(
-        STEMS,
-        (x_train[:2000].reshape(-1, 28, 28), y_train[:2000], x_test[:500].reshape(-1, 28, 28), y_test[:500]),
-    ):
-        write_idx(folder / f"{stem}.gz", array.astype(np.uint8))
-    return folder
 
 
 def run_cli(*args):

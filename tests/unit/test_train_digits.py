@@ -17,7 +17,7 @@ from mnist_mlp.data.synth.skeleton import thin
 from mnist_mlp.data.synth.train_digits import TRAIN_DIGIT_KINDS, TRAIN_FONT, restroked, training_digits
 from mnist_mlp.model.contract import SIDE
 from mnist_mlp.service import create_app
-from tests.conftest import skip_or_fail
+from tests.machine import skip_or_fail
 
 
 def stroke_width(images):
