@@ -1,6 +1,6 @@
 """POST /admin/reload in process: off without ADMIN_TOKEN, the token checked, failed attempts
 throttled, a short token refused at start-up, and 501 outside mnist-serve (the live reload is
-tests/test_reload.py)."""
+tests/service/test_reload.py)."""
 
 import pytest
 
@@ -9,9 +9,9 @@ from mnist_mlp.service import StartupError, create_app
 TOKEN = "an-admin-token-of-32-characters!"
 
 
-@pytest.fixture
-def client():
-    return create_app({"ADMIN_TOKEN": TOKEN}).test_client()
+@pytest.fixture(scope="module")
+def app_settings():
+    return {"ADMIN_TOKEN": TOKEN}
 
 
 def test_off_without_a_token():
@@ -57,7 +57,7 @@ def test_outside_mnist_serve_it_says_so(client):
 
 
 def test_under_mnist_serve_it_changes_the_shared_reload_token(client):
-    """What every worker's watcher looks at (the live reload is tests/test_reload.py)."""
+    """What every worker's watcher looks at (the live reload is tests/service/test_reload.py)."""
     from mnist_mlp.service.shared import Shared
     from mnist_mlp.service.worker import Worker
 

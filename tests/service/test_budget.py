@@ -23,13 +23,8 @@ def v2_body(rows, explain):
 
 
 @pytest.fixture(scope="module")
-def app():
-    return create_app({"MAX_BATCH": 200})
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
+def app_settings():
+    return {"MAX_BATCH": 200}
 
 
 def test_the_bound_holds_for_the_largest_answers(app, client):

@@ -8,7 +8,7 @@ import pytest
 
 from mnist_mlp.data.corrections import open_store
 from mnist_mlp.service import create_app
-from tests.service_fixtures import drawn_digit, encode
+from tests.images import drawn_digit, encode
 
 PNG = encode(drawn_digit())
 B64 = base64.b64encode(PNG).decode()
@@ -40,8 +40,8 @@ def db(tmp_path):
 
 
 @pytest.fixture
-def app(db):
-    return create_app({"FEEDBACK_DB": db, "CORS_ORIGINS": FRIEND, "ADMIN_TOKEN": "t" * 32})
+def app_settings(db):
+    return {"FEEDBACK_DB": db, "CORS_ORIGINS": FRIEND, "ADMIN_TOKEN": "t" * 32}
 
 
 def multipart():

@@ -9,7 +9,7 @@
 - The ONNX example runs on a model written by the page's own `mnist-export` command.
 - No page names an issue, or a folder outside the repository.
 
-docs/how-it-works.md is also run, output included, by tests/test_how_it_works.py.
+docs/how-it-works.md is also run, output included, by tests/unit/test_how_it_works.py.
 """
 
 import functools
@@ -26,8 +26,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, skip_or_fail
 from tests.live_server import running
+from tests.machine import REPO, skip_or_fail
 from tests.tools import console_script
 
 DOCS = REPO / "docs"

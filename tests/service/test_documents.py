@@ -5,13 +5,7 @@ from importlib import resources
 
 import pytest
 
-from mnist_mlp.service import create_app
 from mnist_mlp.service.docs import SWAGGER_UI
-
-
-@pytest.fixture(scope="module")
-def client():
-    return create_app().test_client()
 
 
 def static_urls():

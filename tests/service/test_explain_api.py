@@ -11,8 +11,7 @@ from PIL import Image
 
 from mnist_mlp.data.imaging.preprocess import preprocess
 from mnist_mlp.model import Classifier
-from mnist_mlp.service import create_app
-from tests.service_fixtures import drawn_digit, encode
+from tests.images import drawn_digit, encode
 
 PNG = encode(drawn_digit())
 INPUT = preprocess(PNG).tolist()
@@ -32,13 +31,8 @@ FORMS = {
 
 
 @pytest.fixture(scope="module")
-def app():
-    return create_app({"MAX_BATCH": 4})
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
+def app_settings():
+    return {"MAX_BATCH": 4}
 
 
 def post(client, form, query=""):

@@ -13,7 +13,7 @@ from mnist_mlp.data.imaging.preprocess import preprocess
 from mnist_mlp.model.contract import to_pixels
 from mnist_mlp.service import create_app
 from mnist_mlp.service.rate_limit import RateLimiter
-from tests.service_fixtures import drawn_digit, encode
+from tests.images import drawn_digit, encode
 
 PNG = encode(drawn_digit())
 B64 = base64.b64encode(PNG).decode()
@@ -26,8 +26,8 @@ def db(tmp_path):
 
 
 @pytest.fixture
-def client(db):
-    return create_app({"FEEDBACK_DB": db}).test_client()
+def app_settings(db):
+    return {"FEEDBACK_DB": db}
 
 
 def test_a_json_correction_is_stored_with_the_models_own_answer(client, db):

@@ -8,8 +8,8 @@ import threading
 import urllib.parse
 
 from tests.feedback_db import query
+from tests.images import drawn_digit, encode
 from tests.live_server import running
-from tests.service_fixtures import drawn_digit, encode
 
 CLIENTS = 8
 CORRECTIONS = 2000

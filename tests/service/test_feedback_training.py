@@ -26,7 +26,7 @@ from mnist_mlp.data.synth.render import page_export
 from mnist_mlp.model import Classifier
 from mnist_mlp.scripts import train
 from mnist_mlp.service import create_app
-from tests.conftest import REPO
+from tests.machine import REPO
 
 pytestmark = pytest.mark.slow
 

@@ -10,9 +10,8 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from mnist_mlp.service import create_app
-from tests.service_fixtures import drawn_digit, encode
-from tests.test_service_fuzz import json_values
+from tests.images import drawn_digit, encode
+from tests.service.strategies import json_values
 
 PNG = encode(drawn_digit())
 B64 = base64.b64encode(PNG).decode()
@@ -35,20 +34,14 @@ FIELD = (
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory):
+def app_settings(tmp_path_factory):
     db = tmp_path_factory.mktemp("feedback") / "feedback.sqlite3"
-    settings = {
+    return {
         "FEEDBACK_DB": str(db),
         "FEEDBACK_RATE": 1e6,
         "FEEDBACK_BURST": 1_000_000,
         "MAX_BATCH": MAX_BATCH,
     }
-    return create_app(settings)
-
-
-@pytest.fixture(scope="module")
-def client(app):
-    return app.test_client()
 
 
 def stored_count(app):

@@ -25,7 +25,7 @@ import pytest
 from PIL import Image
 
 from tests import live_server
-from tests.service_fixtures import drawn_digit, encode
+from tests.images import drawn_digit, encode
 
 PNG = encode(drawn_digit())
 MAX_BODY = 1_000_000

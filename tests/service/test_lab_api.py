@@ -24,7 +24,7 @@ from mnist_mlp.lab.dataset import LabData
 from mnist_mlp.lab.experiments import EXPERIMENTS
 from mnist_mlp.lab.settings import MAX_IMAGES, MAX_STEPS, parse_settings
 from mnist_mlp.model import Classifier, load_weights
-from tests.service_fixtures import drawn_digit, encode
+from tests.images import drawn_digit, encode
 
 SMALL = {"hidden": [32], "train_size": 2000, "epochs": 2}  # a run of a second or two
 LONG = {"hidden": [32], "train_size": 4000, "epochs": 200}  # one that runs until it is stopped
@@ -54,11 +54,6 @@ def app(lab_data):
     for run in app.extensions["lab_runs"].all():  # no thread outlives its test
         run.stop()
         run.thread.join(timeout=60)
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
 
 
 def start(client, settings):

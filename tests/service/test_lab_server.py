@@ -14,12 +14,9 @@ import pytest
 
 from mnist_mlp.model import load_weights
 from tests import live_server
+from tests.images import drawn_digit, encode
 from tests.lab_server import call, running_lab, wait_until_ended
-from tests.service_fixtures import drawn_digit, encode
-from tests.test_train_cli import small_mnist
 from tests.tools import run_module
-
-__all__ = ["small_mnist"]  # the fixture, used by name
 
 
 def mnist_lab(*args, **env):

@@ -25,8 +25,8 @@ import pytest
 from mnist_mlp.data.corrections import open_store
 from mnist_mlp.data.corrections.store import Correction
 from tests.feedback_db import holding_lock, query
+from tests.images import drawn_digit, encode
 from tests.live_server import running
-from tests.service_fixtures import drawn_digit, encode
 
 PNG = encode(drawn_digit())
 CORRECTION = json.dumps({"image": base64.b64encode(PNG).decode(), "label": 7}).encode()

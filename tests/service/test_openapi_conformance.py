@@ -25,8 +25,8 @@ from mnist_mlp.model import DEFAULT_WEIGHTS
 from mnist_mlp.model.version import project_version
 from mnist_mlp.service import create_app
 from mnist_mlp.service.clients import client_key
+from tests.images import drawn_digit, encode
 from tests.live_server import running
-from tests.service_fixtures import drawn_digit, encode
 
 PNG = encode(drawn_digit())
 B64 = base64.b64encode(PNG).decode()

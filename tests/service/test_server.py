@@ -17,7 +17,7 @@ import pytest
 
 from mnist_mlp.model import DEFAULT_WEIGHTS
 from tests import live_server
-from tests.service_fixtures import RENDER_KINDS, drawn_digit, encode, mnist_test_set, render
+from tests.images import RENDER_KINDS, drawn_digit, encode, mnist_test_set, render
 
 
 def call(url, data=None, headers=None):

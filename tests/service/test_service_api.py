@@ -14,19 +14,14 @@ from mnist_mlp.data.synth.render import page_export
 from mnist_mlp.model import DEFAULT_WEIGHTS, MLP, save_weights
 from mnist_mlp.service import StartupError, create_app
 from mnist_mlp.service.errors import REQUEST_ID_HEADER
-from tests.service_fixtures import drawn_digit, encode
+from tests.images import drawn_digit, encode
 
 PNG = encode(drawn_digit())
 
 
 @pytest.fixture(scope="module")
-def app():
-    return create_app({"MAX_BATCH": 4, "MAX_PIXELS": 1_000_000, "MAX_CONTENT_LENGTH": 2_000_000})
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
+def app_settings():
+    return {"MAX_BATCH": 4, "MAX_PIXELS": 1_000_000, "MAX_CONTENT_LENGTH": 2_000_000}
 
 
 def assert_error(response, status, code=None):

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mnist_mlp.service import create_app
-from tests.service_fixtures import drawn_digit, encode
+from tests.images import drawn_digit, encode
+from tests.service.strategies import json_values
 
 CONTENT_TYPES = [
     "image/png",
@@ -30,8 +30,8 @@ FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCh
 
 
 @pytest.fixture(scope="module")
-def client():
-    return create_app({"MAX_PIXELS": 200_000, "MAX_CONTENT_LENGTH": 200_000}).test_client()
+def app_settings():
+    return {"MAX_PIXELS": 200_000, "MAX_CONTENT_LENGTH": 200_000}
 
 
 def mutated_image():
@@ -42,16 +42,6 @@ def mutated_image():
         st.integers(0, 400),
         st.binary(max_size=16),
         st.integers(0, 2000),
-    )
-
-
-def json_values():
-    return st.recursive(
-        st.none() | st.booleans() | st.floats() | st.integers() | st.text(max_size=20),
-        lambda children: (
-            st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=8), children, max_size=5)
-        ),
-        max_leaves=30,
     )
 
 
