@@ -1,8 +1,8 @@
 """/docs in a real browser: Swagger UI renders the OpenAPI document under the strict
 Content-Security-Policy, and "Try it out" sends real requests to the real server.
 
-Runs Debian's chromium through Playwright like tests/test_page_browser.py (whose fixtures it
-shares); a screenshot of each state goes to $ARTIFACTS_DIR/browser.
+Runs Debian's chromium through Playwright like the page's tests, with the same fixtures
+(tests/browser/conftest.py); a screenshot of each state goes to $ARTIFACTS_DIR/browser.
 """
 
 import json
@@ -10,10 +10,8 @@ import json
 import pytest
 
 from mnist_mlp.model.version import project_version
-from tests.service_fixtures import mnist_test_set
-from tests.test_page_browser import artifacts, browser, png_bytes, server  # noqa: F401 (fixtures)
-
-pytestmark = pytest.mark.browser
+from tests.browser.harness import png_bytes
+from tests.images import mnist_test_set
 
 # Every CSP violation, whatever the console says about it; the listener is in place before any script runs.
 RECORD_VIOLATIONS = (
@@ -24,7 +22,7 @@ RECORD_VIOLATIONS = (
 
 
 @pytest.fixture
-def docs(browser, server):  # noqa: F811 (pytest fixtures by name)
+def docs(browser, server):
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     context.add_init_script(RECORD_VIOLATIONS)
     page = context.new_page()
@@ -60,7 +58,7 @@ def execute(page, block, path):
     return answer.value.status, answer.value.json(), shown
 
 
-def test_docs_renders_every_route_of_the_document(docs, server, artifacts):  # noqa: F811
+def test_docs_renders_every_route_of_the_document(docs, server, artifacts):
     assert docs.locator(".info .title").inner_text().startswith("MNIST digit classifier")
     assert project_version() in docs.locator(".info .title .version").first.inner_text()
     document = json.loads(docs.request.get(server + "/openapi.json").text())
@@ -71,7 +69,7 @@ def test_docs_renders_every_route_of_the_document(docs, server, artifacts):  # n
     docs.screenshot(path=artifacts / "docs.png", full_page=True)
 
 
-def test_try_it_out_uploads_a_file_to_predict(docs, artifacts):  # noqa: F811
+def test_try_it_out_uploads_a_file_to_predict(docs, artifacts):
     x_test, y_test = mnist_test_set()
     png = png_bytes(255 - x_test[3].reshape(28, 28), scale=4)  # a scan-like picture: ink on paper
     block = operation(docs, "post", "/predict")

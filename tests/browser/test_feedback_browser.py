@@ -7,15 +7,8 @@ import pytest
 
 from mnist_mlp.data.corrections import open_store
 from tests import live_server
-from tests.conftest import skip_or_fail
-from tests.test_page_browser import CHROMIUM, CHROMIUM_ARGS, DESKTOP, IDLE_JS, SEVEN, on_canvas
+from tests.browser.harness import DESKTOP, IDLE_JS, SEVEN, on_canvas
 
-try:
-    from playwright.sync_api import sync_playwright
-except ImportError:  # pragma: no cover - depends on the environment
-    sync_playwright = None
-
-pytestmark = pytest.mark.browser
 UNDO_S = 4.0  # feedback.js's UNDO_MS
 
 
@@ -25,19 +18,17 @@ def db(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def page(db):
-    if sync_playwright is None:
-        skip_or_fail("Python playwright is not installed")
-    with live_server.running(60.0, FEEDBACK_DB=db, WORKERS="1") as (_, base), sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_context(viewport=DESKTOP, reduced_motion="reduce").new_page()
+def page(db, browser):
+    with live_server.running(60.0, FEEDBACK_DB=db, WORKERS="1") as (_, base):
+        context = browser.new_context(viewport=DESKTOP, reduced_motion="reduce")
+        page = context.new_page()
         page.set_default_timeout(15_000)
         errors = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         page.goto(base + "/")
         page.wait_for_selector("html[data-ready='true']")
         yield page
-        browser.close()
+        context.close()
         assert errors == []
 
 

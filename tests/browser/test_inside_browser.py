@@ -1,4 +1,4 @@
-"""The "Inside the network" panel in Chromium (the set-up of tests/test_page_browser.py).
+"""The "Inside the network" panel in Chromium (the set-up of the page's tests, tests/browser/harness.py).
 
 After a digit is drawn the panel shows the input with its heatmap (#saliency), the toggle
 between "evidence for 7" and "7 rather than 1", the hidden units and the logits; a unit's
@@ -18,11 +18,8 @@ import shutil
 import pytest
 from PIL import Image
 
-from tests.conftest import REPO
-from tests.test_page_browser import DESKTOP, PHONE, SEVEN, Tab, artifacts, browser, server
-
-pytestmark = pytest.mark.browser
-__all__ = ["artifacts", "browser", "server"]  # the shared fixtures, used by name
+from tests.browser.harness import DESKTOP, PHONE, SEVEN, Tab
+from tests.machine import REPO
 
 
 @contextlib.contextmanager

@@ -16,13 +16,8 @@ from pathlib import Path
 import pytest
 
 from mnist_mlp.model import load_weights
-from tests.conftest import REPO
 from tests.lab_server import running_lab
-from tests.test_page_browser import browser
-
-__all__ = ["browser"]  # the fixture, used by name
-
-pytestmark = pytest.mark.browser
+from tests.machine import REPO
 
 ARTIFACTS = Path(os.environ.get("ARTIFACTS_DIR") or REPO / "artifacts") / "lab"
 DESKTOP = {"width": 1280, "height": 800}
