@@ -47,8 +47,8 @@ RUN pip install --no-deps . \
 # ---------------------------------------------------------------- runtime
 FROM python:3.11-slim
 
-# The version is pyproject.toml's; tests/test_deploy.py holds this label, the tags in compose.yaml and the
-# Kubernetes manifests to it.
+# The version is pyproject.toml's; tests/deploy/test_deploy.py holds this label, the tags in compose.yaml and
+# the Kubernetes manifests to it.
 LABEL org.opencontainers.image.title="mnist-mlp-service" \
       org.opencontainers.image.description="Handwritten-digit classifier: a NumPy MLP served by Flask and granian" \
       org.opencontainers.image.licenses="MIT" \

@@ -30,7 +30,7 @@ from mnist_mlp.scripts.cli import add_data_options, fail, parser
 from .serving import ServerFailed, free_port, start, stop, wait_ready
 from .targets import Target, Verdicts, add_check_option
 
-# Captured from the page by tests/test_page_browser.py, which checks it is still what the page sends.
+# Captured from the page by tests/browser/test_page_browser.py, which checks it is still what the page sends.
 PAGE_SAMPLE = resources.files("mnist_mlp.scripts").joinpath("samples", "page-digit.png")
 
 LEVELS = (1, 4, 16)
