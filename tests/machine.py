@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mnist_mlp.data.mnist import DATA_DIR_ENV
+from mnist_mlp.data.mnist import DATA_DIR_ENV, IDX_FILES
 
 REPO = Path(__file__).resolve().parents[1]
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -23,14 +23,17 @@ def skip_or_fail(reason):
 def mnist_dir_or_skip():
     """The real MNIST IDX folder: $MNIST_DATA_DIR, else ../shared/mnist beside the repo.
 
-    Outside CI a missing folder skips the test; under CI=true it fails it.
+    Outside CI a folder without all four IDX files (the names `data.mnist` reads) skips the test;
+    under CI=true it fails it.
     """
     folder = Path(os.environ.get(DATA_DIR_ENV) or REPO.parent / "shared" / "mnist")
-    if (
-        not (folder / "t10k-labels-idx1-ubyte.gz").exists()
-        and not (folder / "t10k-labels-idx1-ubyte").exists()
-    ):
-        skip_or_fail(f"real MNIST files not found in {folder} (set MNIST_DATA_DIR)")
+    missing = [
+        stem
+        for stem in IDX_FILES.values()
+        if not (folder / f"{stem}.gz").exists() and not (folder / stem).exists()
+    ]
+    if missing:
+        skip_or_fail(f"real MNIST files missing in {folder}: {', '.join(missing)} (set MNIST_DATA_DIR)")
     return folder
 
 
