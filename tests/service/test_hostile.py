@@ -189,13 +189,16 @@ def test_keep_alive_connection_serves_many_requests(server):
 # ---------------------------------------------------------------- framing
 
 
+def chunks_past_the_limit():
+    """A chunked body two 64 KiB chunks longer than the most MAX_BODY holds, then the last chunk."""
+    chunk = b"x" * 65536
+    chunks = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(MAX_BODY // len(chunk) + 2))
+    return chunks + b"0\r\n\r\n"
+
+
 def test_chunked_body_over_the_limit_is_413(server):
     _, port = server
-    chunk = b"x" * 65536
-    body = (
-        b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(MAX_BODY // len(chunk) + 2))
-        + b"0\r\n\r\n"
-    )
+    body = chunks_past_the_limit()
     head = (
         b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nTransfer-Encoding: chunked\r\n\r\n"
     )
@@ -207,11 +210,7 @@ def test_chunked_body_over_the_limit_is_413(server):
 def test_a_small_declared_length_beside_chunks_over_the_limit_is_refused(server):
     """A body read whole because its declared length is small must not be one whose chunks run past it."""
     _, port = server
-    chunk = b"x" * 65536
-    body = (
-        b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(MAX_BODY // len(chunk) + 2))
-        + b"0\r\n\r\n"
-    )
+    body = chunks_past_the_limit()
     head = (
         b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: 10\r\n"
         b"Transfer-Encoding: chunked\r\n\r\n"
