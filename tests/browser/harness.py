@@ -100,6 +100,25 @@ def digit_strokes(pixels, tolerance=0.5):
     return [simplify(stroke, tolerance) for stroke in strokes]
 
 
+def press_along(page, points, pause_ms=0):
+    """Press the mouse at the first point and move it through the rest, the button still down,
+    waiting `pause_ms` after each move."""
+    mouse = page.mouse
+    mouse.move(*points[0])
+    mouse.down()
+    for x, y in points[1:]:
+        mouse.move(x, y)
+        if pause_ms:
+            page.wait_for_timeout(pause_ms)
+
+
+def draw_strokes(page, strokes):
+    """Mouse strokes through points in page coordinates, each pressed along and released."""
+    for points in strokes:
+        press_along(page, points)
+        page.mouse.up()
+
+
 def on_canvas(box, strokes):
     """Stroke points in page coordinates: the 28x28 frame stretched over the whole canvas."""
     scale = box["width"] / 28
@@ -157,13 +176,7 @@ class Tab:
 
     def trace(self, strokes):
         """Mouse strokes through points in page coordinates; the digit the page then shows."""
-        mouse = self.page.mouse
-        for stroke in strokes:
-            mouse.move(*stroke[0])
-            mouse.down()
-            for x, y in stroke[1:]:
-                mouse.move(x, y)
-            mouse.up()
+        draw_strokes(self.page, strokes)
         self.idle()
         return self.prediction()
 

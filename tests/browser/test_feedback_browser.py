@@ -7,7 +7,7 @@ import pytest
 
 from mnist_mlp.data.corrections import open_store
 from tests import live_server
-from tests.browser.harness import DESKTOP, IDLE_JS, SEVEN, on_canvas
+from tests.browser.harness import DESKTOP, IDLE_JS, SEVEN, draw_strokes, on_canvas
 
 UNDO_S = 4.0  # feedback.js's UNDO_MS
 
@@ -33,13 +33,7 @@ def page(db, browser):
 
 
 def draw_seven(page):
-    mouse = page.mouse
-    for stroke in on_canvas(page.locator("#canvas").bounding_box(), SEVEN):
-        mouse.move(*stroke[0])
-        mouse.down()
-        for x, y in stroke[1:]:
-            mouse.move(x, y)
-        mouse.up()
+    draw_strokes(page, on_canvas(page.locator("#canvas").bounding_box(), SEVEN))
     page.wait_for_function(IDLE_JS)
     return page.locator("#prediction").inner_text().strip()
 

@@ -42,6 +42,7 @@ from tests.browser.harness import (
     in_box,
     on_canvas,
     png_bytes,
+    press_along,
 )
 from tests.machine import REPO
 
@@ -465,16 +466,11 @@ def test_no_digit_while_the_pen_is_down_is_no_verdict_yet(fresh):
     tab, page = fresh, fresh.page
     refused = {"status": 422, "content_type": "application/json", "body": _error_body("no_digit_found", "no")}
     page.route("**/predict*", lambda route: route.fulfill(**refused))
-    mouse = page.mouse
-    points = on_canvas(tab.box(), SEVEN)[0]
-    mouse.move(*points[0])
-    mouse.down()
-    for x, y in points[1:]:
-        mouse.move(x, y)
+    press_along(page, on_canvas(tab.box(), SEVEN)[0])
     tab.idle()
     error = page.locator("#error")
     assert error.is_hidden() and page.locator("#confidence").inner_text() == "Keep drawing…"
-    mouse.up()
+    page.mouse.up()
     tab.idle()
     assert error.is_visible() and "No digit found" in error.inner_text()
 
@@ -503,14 +499,8 @@ def test_slow_answers_show_progress_and_stale_ones_are_dropped(fresh, artifacts)
     tab, page = fresh, fresh.page
     held = []
     page.route("**/predict*", lambda route: held.append(route))
-    mouse = page.mouse
-    points = on_canvas(tab.box(), SEVEN)[0]
-    mouse.move(*points[0])
-    mouse.down()
-    for x, y in points[1:]:
-        mouse.move(x, y)
-        page.wait_for_timeout(60)
-    mouse.up()
+    press_along(page, on_canvas(tab.box(), SEVEN)[0], pause_ms=60)
+    page.mouse.up()
     page.wait_for_timeout(800)
     # At most one request in flight however long the stroke, and the wait is visible.
     assert len(held) == 1
