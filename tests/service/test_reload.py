@@ -3,6 +3,7 @@ weights file is replaced and reloaded (SIGHUP, and once POST /admin/reload), one
 them. No request fails and no connection is closed, every answer names one of the good files, the
 corrupt one never appears. Then the same reload in process, where its parts can be looked at."""
 
+import contextlib
 import hashlib
 import http.client
 import json
@@ -315,19 +316,26 @@ def test_a_reload_asked_for_while_a_worker_starts_is_not_missed(tmp_path, monkey
         stop.set()
 
 
+@contextlib.contextmanager
+def serving_a_copy(weights, current, temp, log_path):
+    """(process, base URL) of a 2-worker server on `current`, a copy of `weights`, once it serves
+    it: its TMPDIR is the new folder `temp`, its stderr goes to `log_path`."""
+    temp.mkdir()
+    shutil.copyfile(weights, current)
+    with open(log_path, "w") as log:
+        env = {"MODEL_PATH": str(current), "WORKERS": "2", "TMPDIR": str(temp)}
+        with running(stderr=log, **env) as (proc, base):
+            wait_for(base, model_id(weights))
+            yield proc, base
+
+
 def test_a_cleaned_temp_folder_and_a_bad_file_do_not_stop_a_server_whose_worker_crashed(tmp_path):
     """Everything the server made in $TMPDIR removed (a /tmp cleaner), MODEL_PATH replaced by a
     bad file, then a worker killed: the new worker serves the last good weights, saying why in
     one line that names the real cause, and the server goes on (no crash loop), reloads included."""
     good, corrupt = weight_files(tmp_path)
-    current, temp = tmp_path / "current.npz", tmp_path / "tmp"
-    temp.mkdir()
-    shutil.copyfile(good[0], current)
-    log_path = tmp_path / "stderr.log"
-    log = open(log_path, "w")  # noqa: SIM115 - read while the server runs, closed after
-    env = {"MODEL_PATH": str(current), "WORKERS": "2", "TMPDIR": str(temp)}
-    with running(stderr=log, **env) as (proc, base):
-        wait_for(base, model_id(good[0]))
+    current, temp, log_path = tmp_path / "current.npz", tmp_path / "tmp", tmp_path / "stderr.log"
+    with serving_a_copy(good[0], current, temp, log_path) as (proc, base):
         # both workers started, so that the cleaning below happens to a running server: the
         # model's gauge is the last file a starting worker makes in the metrics folder
         (metrics,) = temp.glob("mnist-metrics-*")
@@ -349,20 +357,13 @@ def test_a_cleaned_temp_folder_and_a_bad_file_do_not_stop_a_server_whose_worker_
         shutil.copyfile(good[1], current)
         os.kill(proc.pid, signal.SIGHUP)
         wait_for(base, model_id(good[1]))
-    log.close()
 
 
 def test_a_huge_weights_file_is_refused_before_it_is_read(tmp_path):
     """A 2 GiB (sparse) MODEL_PATH: refused from its size, nothing copied, no worker grows."""
     good, _ = weight_files(tmp_path)
-    current, temp = tmp_path / "current.npz", tmp_path / "tmp"
-    temp.mkdir()
-    shutil.copyfile(good[0], current)
-    log_path = tmp_path / "stderr.log"
-    log = open(log_path, "w")  # noqa: SIM115 - read while the server runs, closed after
-    env = {"MODEL_PATH": str(current), "WORKERS": "2", "TMPDIR": str(temp)}
-    with running(stderr=log, **env) as (proc, base):
-        wait_for(base, model_id(good[0]))
+    current, temp, log_path = tmp_path / "current.npz", tmp_path / "tmp", tmp_path / "stderr.log"
+    with serving_a_copy(good[0], current, temp, log_path) as (proc, base):
         with open(tmp_path / "huge.npz", "wb") as huge:
             huge.truncate(2 * 2**30)
         os.replace(tmp_path / "huge.npz", current)
@@ -377,7 +378,6 @@ def test_a_huge_weights_file_is_refused_before_it_is_read(tmp_path):
                 line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if "VmHWM" in line
             )
             assert int(peak.split()[1]) < 400 * 1024, peak  # kB: far below the file's 2 GiB
-    log.close()
 
 
 def test_a_stopping_worker_is_not_ready(tmp_path):
