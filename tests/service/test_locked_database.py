@@ -14,7 +14,6 @@ import collections
 import contextlib
 import http.client
 import json
-import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -137,13 +136,8 @@ def test_a_sqlite_write_lock_held_12_s_costs_only_feedback(tmp_path):
     existing_store(path)
     with running(FEEDBACK_DB=path, **SERVER) as (proc, base):
         port = int(base.rpartition(":")[2])
-        holder = sqlite3.connect(path, isolation_level=None)
-        holder.execute("BEGIN EXCLUSIVE")
-        try:
+        with holding_lock(path, at_most=60):
             results = under_lock(port, 11.5, lambda: {pid for pid in workers(proc) if has_open(pid, path)})
-        finally:
-            holder.execute("COMMIT")
-            holder.close()
         check(*results, proc)
         assert recovered(port)
 
@@ -155,37 +149,30 @@ def test_a_correction_spelt_otherwise_still_waits_off_the_event_loop(tmp_path):
     existing_store(path)
     with running(FEEDBACK_DB=path, **SERVER) as (proc, base):
         port = int(base.rpartition(":")[2])
-        holder = sqlite3.connect(path, isolation_level=None)
-        holder.execute("BEGIN EXCLUSIVE")
-        try:
-            spellings = (("post", "/feedback"), ("POST", "//feedback"))
+        spellings = (("post", "/feedback"), ("POST", "//feedback"))
+        with holding_lock(path, at_most=60):
             results = under_lock(
                 port, 6, lambda: {pid for pid in workers(proc) if has_open(pid, path)}, spellings
             )
-        finally:
-            holder.execute("COMMIT")
-            holder.close()
         check(*results, proc)
 
 
 def test_a_postgresql_table_lock_held_10_s_costs_only_feedback(empty_postgres):
-    psycopg = pytest.importorskip("psycopg")
+    pytest.importorskip("psycopg")
     existing_store(empty_postgres)
     # sessions waiting for a lock: on the table, or on a row a session stuck on the table holds
     waiting_sql = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
     with running(FEEDBACK_DB=empty_postgres, **SERVER) as (proc, base):
         port = int(base.rpartition(":")[2])
-        with psycopg.connect(empty_postgres) as holder:
-            holder.execute("LOCK TABLE corrections IN ACCESS EXCLUSIVE MODE")  # until the transaction ends
-            peak = [0]
+        peak = [0]
 
-            def waiting():
-                # a waiting session per worker: each worker's store has one connection
-                peak[0] = max(peak[0], query(empty_postgres, waiting_sql)[0][0])
-                return set(workers(proc)) if peak[0] >= len(workers(proc)) else set()
+        def waiting():
+            # a waiting session per worker: each worker's store has one connection
+            peak[0] = max(peak[0], query(empty_postgres, waiting_sql)[0][0])
+            return set(workers(proc)) if peak[0] >= len(workers(proc)) else set()
 
+        with holding_lock(empty_postgres, at_most=60):
             results = under_lock(port, 9.5, waiting)
-            holder.rollback()
         check(*results, proc)
         assert recovered(port)
 
