@@ -71,6 +71,10 @@ MAX_STROKE = 3.0
 STROKE_TARGET = 2.4
 THINNING_PASSES = 2  # each erosion takes at most a pixel off either side of a stroke
 LEVELS = np.arange(256, dtype=np.float64)  # the 8-bit gray levels, also used as pixel indices
+# Where Pillow finds an orientation (Image.getexif): EXIF, as read by every accepted format, or
+# XMP's tiff:Orientation. An image with none of them is upright, and ImageOps.exif_transpose, which
+# parses what there is (tens of µs), would leave it as it is: it is only called for the others.
+ORIENTATION_KEYS = ("exif", "Raw profile type exif", "XML:com.adobe.xmp", "xmp")
 
 
 class PreprocessError(ValueError):
@@ -142,7 +146,8 @@ def decode(image_bytes, max_pixels=MAX_PIXELS):
     image.draft("RGB", (WORK_SIDE, WORK_SIDE))
     try:
         image.load()
-        ImageOps.exif_transpose(image, in_place=True)  # a copy otherwise, even when upright
+        if any(key in image.info for key in ORIENTATION_KEYS):
+            ImageOps.exif_transpose(image, in_place=True)  # a copy otherwise, even when upright
     except Image.DecompressionBombError:
         raise ImageTooLarge("image has too many pixels (decompression bomb refused)") from None
     except Exception as exc:  # truncated data, corrupt chunks, broken EXIF ...
