@@ -2,6 +2,7 @@
 makes per request, and the memory of a 2-worker server.
 
     python -m benchmarks.serve_costs preprocess       # preprocess(page PNG), median µs
+    python -m benchmarks.serve_costs metrics          # recording one request's metrics, median µs
     python -m benchmarks.serve_costs syscalls /healthz --port 18301   # strace -c -f on the worker
     python -m benchmarks.serve_costs rss --port 18302                 # VmRSS of every server process
 
@@ -33,6 +34,26 @@ def preprocess_us(rounds=200, calls=100):
     for _ in range(calls):
         preprocess(png)
     runs = [timeit.timeit(lambda: preprocess(png), number=calls) / calls * 1e6 for _ in range(rounds)]
+    return statistics.median(runs)
+
+
+def record_us(rounds=100, calls=500):
+    """Median µs of recording one /healthz request's metrics (the in-process registry)."""
+    from flask import Response, request
+
+    from mnist_mlp.service import create_app, metrics
+
+    app = create_app({})
+    response = Response("ok")
+    with app.test_request_context("/healthz"):
+        app.preprocess_request()  # the timer
+        request.url_rule = app.url_map.bind("").match("/healthz", return_rule=True)[0]
+        for _ in range(calls):
+            metrics._record(response)
+        runs = [
+            timeit.timeit(lambda: metrics._record(response), number=calls) / calls * 1e6
+            for _ in range(rounds)
+        ]
     return statistics.median(runs)
 
 
@@ -126,7 +147,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.serve_costs", description=__doc__.split("\n")[0]
     )
-    parser.add_argument("what", choices=("preprocess", "syscalls", "rss"))
+    parser.add_argument("what", choices=("preprocess", "metrics", "syscalls", "rss"))
     parser.add_argument(
         "path", nargs="?", default="/healthz", help="the route `syscalls` requests: /healthz or /predict"
     )
@@ -138,6 +159,8 @@ def main(argv=None):
     port = args.port or free_port()
     if args.what == "preprocess":
         print(f"preprocess(page PNG, 56x56 RGB): median {preprocess_us():.1f} µs (200 rounds of 100 calls)")
+    elif args.what == "metrics":
+        print(f"metrics of one /healthz request: median {record_us():.2f} µs (100 rounds of 500)")
     elif args.what == "syscalls":
         total, calls = syscalls(args.path, port, args.requests)
         top = ", ".join(f"{name} {n:.1f}" for name, n in sorted(calls.items(), key=lambda kv: -kv[1])[:6])
