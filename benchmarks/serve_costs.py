@@ -2,6 +2,7 @@
 makes per request, and the memory of a 2-worker server.
 
     python -m benchmarks.serve_costs preprocess       # preprocess(page PNG), median µs
+    python -m benchmarks.serve_costs preprocess --against old_preprocess.py   # and another version's
     python -m benchmarks.serve_costs metrics          # recording one request's metrics, median µs
     python -m benchmarks.serve_costs syscalls /healthz --port 18301   # strace -c -f on the worker
     python -m benchmarks.serve_costs rss --port 18302                 # VmRSS of every server process
@@ -19,6 +20,7 @@ import subprocess
 import tempfile
 import time
 import timeit
+import types
 import urllib.request
 from pathlib import Path
 
@@ -26,15 +28,26 @@ from .bench_service import PAGE_SAMPLE
 from .serving import free_port, start, stop, wait_ready
 
 
-def preprocess_us(rounds=200, calls=100):
-    """Median µs of preprocess(page PNG) over `rounds` rounds of `calls` calls."""
-    from mnist_mlp.data.imaging.preprocess import preprocess
+def preprocess_us(against=None, rounds=200, calls=100):
+    """{name: median µs of preprocess(page PNG)} over `rounds` rounds of `calls` calls; with `against`,
+    the path of another version of data/imaging/preprocess.py, both in alternating rounds."""
+    from mnist_mlp.data.imaging import preprocess
 
+    versions = {"this tree": preprocess.preprocess}
+    if against:
+        source = Path(against).read_text().replace("from ...model", "from mnist_mlp.model")
+        other = types.ModuleType("preprocess_against")
+        exec(compile(source, against, "exec"), other.__dict__)  # noqa: S102 - a file the user names
+        versions = {against: other.preprocess, **versions}
     png = PAGE_SAMPLE.read_bytes()
-    for _ in range(calls):
-        preprocess(png)
-    runs = [timeit.timeit(lambda: preprocess(png), number=calls) / calls * 1e6 for _ in range(rounds)]
-    return statistics.median(runs)
+    for fn in versions.values():
+        for _ in range(calls):
+            fn(png)
+    runs = {name: [] for name in versions}
+    for _ in range(rounds):
+        for name, fn in versions.items():
+            runs[name].append(timeit.timeit(lambda fn=fn: fn(png), number=calls) / calls * 1e6)
+    return {name: statistics.median(times) for name, times in runs.items()}
 
 
 def record_us(rounds=100, calls=500):
@@ -153,12 +166,19 @@ def main(argv=None):
     )
     parser.add_argument("--port", type=int, default=0, help="the server's port (default: a free one)")
     parser.add_argument(
+        "--against", help="`preprocess`: another version of data/imaging/preprocess.py, timed in alternation"
+    )
+    parser.add_argument(
         "--requests", type=int, default=1000, help="requests `syscalls` traces (default 1000)"
     )
     args = parser.parse_args(argv)
     port = args.port or free_port()
     if args.what == "preprocess":
-        print(f"preprocess(page PNG, 56x56 RGB): median {preprocess_us():.1f} µs (200 rounds of 100 calls)")
+        times = preprocess_us(args.against)
+        for name, us in times.items():
+            print(f"preprocess(page PNG, 56x56 RGB), {name}: median {us:.1f} µs (200 rounds of 100 calls)")
+        if args.against:
+            print(f"this tree / {args.against}: {times['this tree'] / times[args.against]:.3f}")
     elif args.what == "metrics":
         print(f"metrics of one /healthz request: median {record_us():.2f} µs (100 rounds of 500)")
     elif args.what == "syscalls":
