@@ -1,10 +1,11 @@
 """preprocess() gives bit-identical 28x28 inputs to the ones it gave before its speed-ups (issue 25).
 
-`cases()` builds about 80 images deterministically with Pillow: digits drawn as polylines with thin
+`cases()` builds 90 images deterministically with Pillow: digits drawn as polylines with thin
 and thick strokes, small and large, off-centre, dark on light and light on dark, as L, RGB, RGBA with
-transparency, palette, PNG and JPEG, with and without an EXIF orientation, plus the page's sample PNG
-and images preprocess refuses. DIGESTS holds, for each, the SHA-256 of the float32 input preprocess
-gave at ecac3c2 (before any speed-up), or the code of the PreprocessError it raised.
+transparency, palette, PNG and JPEG, with and without an EXIF orientation, WebP, GIF and BMP, an
+orientation given by XMP, plus the page's sample PNG and an image preprocess refuses. DIGESTS holds,
+for each, the SHA-256 of the float32 input preprocess gave at ecac3c2 (before any speed-up), or the
+code of the PreprocessError it raised.
 
 The digests depend on Pillow's encoders and resampling (Pillow 13.0 when recorded): after a Pillow
 upgrade that changes them, check the new inputs some other way (eval_rendered, the page's browser
@@ -18,7 +19,7 @@ from importlib import resources
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, PngImagePlugin
 
 from mnist_mlp.data.imaging.preprocess import PreprocessError, preprocess
 
@@ -155,7 +156,28 @@ def cases():
     ImageDraw.Draw(dot).ellipse((28, 28, 36, 36), fill=0)
     out.append(("dot-png", encode(dot)))
     out.append(("gray-la-png", encode(drawn(3, 80, 7, box=(10, 10, 60)).convert("LA"))))
+    # the other accepted formats, and an orientation given by XMP instead of EXIF
+    four = drawn(4, 90, 8, box=(10, 10, 70))
+    out.append(
+        (
+            "4-webp-exif6",
+            encode(four.rotate(90, expand=True), "WEBP", lossless=True, exif=with_orientation(6)),
+        )
+    )
+    out.append(("4-webp-xmp3", encode(four.rotate(180), "WEBP", quality=80, xmp=xmp(3))))
+    out.append(
+        ("4-jpeg-xmp6", encode(four.rotate(90, expand=True).convert("RGB"), "JPEG", quality=85, xmp=xmp(6)))
+    )
+    png_xmp = PngImagePlugin.PngInfo()
+    png_xmp.add_itxt("XML:com.adobe.xmp", xmp(8).decode())
+    out.append(("4-png-xmp8", encode(four.rotate(-90, expand=True), pnginfo=png_xmp)))
+    out.append(("4-gif", encode(four.convert("P"), "GIF")))
+    out.append(("4-bmp", encode(four, "BMP")))
     return out
+
+
+def xmp(orientation):
+    return f'<x:xmpmeta><rdf:Description tiff:Orientation="{orientation}"/></x:xmpmeta>'.encode()
 
 
 def digest(image_bytes):
@@ -252,12 +274,18 @@ DIGESTS = {
     "blank-png": "error:no_digit_found",
     "dot-png": "1726759fbc2e5c097406b6674ecc235633201fc1cc743d040bf40da790ee2745",
     "gray-la-png": "22e7a80bfb0c2b376ace8f6f5f2a9510aac9906601c5b8ba30900460b9da490c",
+    "4-webp-exif6": "8f4ede2413054b4c7fe3dcb390ddd99f0b3a8435e6023860ae99aacb6c600ce9",
+    "4-webp-xmp3": "1fb49dd2ba347e4fdbc941ba2edb1f8d76ad90d191a176124faa9b2fdc706267",
+    "4-jpeg-xmp6": "6ea0cccd799b3fac02ee6faddd321e8cf04db090ef6d5736b4ab5c7a015427d5",
+    "4-png-xmp8": "8f4ede2413054b4c7fe3dcb390ddd99f0b3a8435e6023860ae99aacb6c600ce9",
+    "4-gif": "8f4ede2413054b4c7fe3dcb390ddd99f0b3a8435e6023860ae99aacb6c600ce9",
+    "4-bmp": "8f4ede2413054b4c7fe3dcb390ddd99f0b3a8435e6023860ae99aacb6c600ce9",
 }
 
 
 def test_the_cases_are_many_and_named_once():
     names = [name for name, _ in cases()]
-    assert len(names) >= 80 and len(set(names)) == len(names)
+    assert len(names) >= 90 and len(set(names)) == len(names)
     assert set(names) == set(DIGESTS)
 
 
