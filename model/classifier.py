@@ -22,6 +22,9 @@ from .weights import WeightsError, parse_weights, read_weights
 # them a prediction is "uncertain" when the top digit gets less than even odds.
 FALLBACK_UNCERTAIN_THRESHOLD = 0.5
 LOGIT_BOUND = 1e30  # far below float32's 3.4e38: no layer of the forward pass can overflow
+# Two inputs spread evenly over [0, 1) in no pixel order (the fractional parts of k phi and
+# k sqrt 2): fixed probes for the answers check, without loading numpy.random in every worker.
+SPREAD_PROBES = np.modf(np.outer([(1 + 5**0.5) / 2, 2**0.5], np.arange(INPUTS)))[0]
 
 
 def logit_bound(mlp):
@@ -78,7 +81,7 @@ class Classifier:
         the weights; a few probes then check the answers.
         """
         bound = logit_bound(self.mlp)
-        probe = np.vstack([np.zeros(INPUTS), np.ones(INPUTS), np.random.default_rng(0).random((2, INPUTS))])
+        probe = np.vstack([np.zeros(INPUTS), np.ones(INPUTS), SPREAD_PROBES])
         with np.errstate(all="ignore"):
             probs = self.predict_proba(probe)
         finite = bound / self.temperature < LOGIT_BOUND and np.isfinite(probs).all()

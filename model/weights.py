@@ -142,7 +142,8 @@ def parse_weights(data, name):
         if not np.isfinite(array).all():
             raise fail(f"array {key} contains NaN or infinite values")
 
-    model = MLP(sizes, activation=meta.get("activation", "relu"))
+    # every weight and bias is set below: no random initialisation (nor numpy.random) is needed
+    model = MLP(sizes, activation=meta.get("activation", "relu"), init="zeros")
     for layer in range(model.n_layers):
         model.weights[layer][...] = arrays[f"W{layer}"]
         model.biases[layer][...] = arrays[f"b{layer}"]

@@ -3,7 +3,8 @@
 granian's Rust core accepts connections, parses request lines and headers (with a read
 timeout) and holds idle keep-alive connections without any Python thread. `Edge` then
 reads each body asynchronously, bounded in bytes and in time, so a client that drips its
-body or never sends it ties up nothing but its own socket. Only a complete request
+body or never sends it ties up nothing but its own socket (an HTTP/1 request with neither
+Content-Length nor Transfer-Encoding has no body: none is asked for). Only a complete request
 reaches Flask, which runs inline in the worker's event loop, like a sync worker that
 never waits on the network:
 
@@ -78,12 +79,30 @@ class Edge:
         declared = scope.headers.get("content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_body):
             return self._refusal(scope, 413, "request_too_large", self._too_large())
-        # Read in one call only a body whose length is known: with Transfer-Encoding too, the length
-        # would be the chunks' and no longer bounded by the check above.
-        whole = declared is not None and scope.headers.get("transfer-encoding") is None
+        chunked = scope.headers.get("transfer-encoding") is not None
+        if declared is None and not chunked and scope.http_version.startswith("1"):
+            # HTTP/1: a request with neither header has no body (RFC 9112, 6.3), and granian's core
+            # reads none; asking for it anyway costs a wake-up of the event loop from granian's thread.
+            body = b""
+        else:
+            body = await self._body(scope, proto, declared is not None and not chunked)
+            if isinstance(body, tuple):  # refused
+                return body
+        endpoint = self._offloaded(scope.method, scope.path)
+        if endpoint is not None:
+            return await self._offload(scope, environ(scope, body, multithread=True), self._pools[endpoint])
+        return call_wsgi(self.wsgi, environ(scope, body))
+
+    async def _body(self, scope, proto, whole):
+        """The request's body bytes, read within the limit and the timeout, else the refusal
+        (status, headers, body) to answer with.
+
+        Read in one call only a body whose length is known (`whole`): with Transfer-Encoding too,
+        the length would be the chunks' and no longer bounded by the Content-Length check.
+        """
         try:
             async with asyncio.timeout(self.body_timeout):
-                body = await (proto() if whole else self._read_body(proto))
+                return await (proto() if whole else self._read_body(proto))
         except TimeoutError:
             message = f"the request body did not arrive within {self.body_timeout:g} s"
             return self._refusal(scope, 408, "request_timeout", message)
@@ -91,10 +110,6 @@ class Edge:
             return self._refusal(scope, 413, "request_too_large", self._too_large())
         except Exception as exc:  # granian's protocol errors: malformed chunks, a connection cut short
             return self._refusal(scope, 400, "bad_request", f"the request body is malformed ({exc})")
-        endpoint = self._offloaded(scope.method, scope.path)
-        if endpoint is not None:
-            return await self._offload(scope, environ(scope, body, multithread=True), self._pools[endpoint])
-        return call_wsgi(self.wsgi, environ(scope, body))
 
     def _route_offloaded(self, method, path):
         """The OFFLOADED endpoint Flask would answer `method` `path` with, else None."""

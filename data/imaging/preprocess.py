@@ -71,6 +71,10 @@ MAX_STROKE = 3.0
 STROKE_TARGET = 2.4
 THINNING_PASSES = 2  # each erosion takes at most a pixel off either side of a stroke
 LEVELS = np.arange(256, dtype=np.float64)  # the 8-bit gray levels, also used as pixel indices
+# Where Pillow finds an orientation (Image.getexif): EXIF, as read by every accepted format, or
+# XMP's tiff:Orientation. An image with none of them is upright, and ImageOps.exif_transpose, which
+# parses what there is (tens of µs), would leave it as it is: it is only called for the others.
+ORIENTATION_KEYS = ("exif", "Raw profile type exif", "XML:com.adobe.xmp", "xmp")
 
 
 class PreprocessError(ValueError):
@@ -142,7 +146,8 @@ def decode(image_bytes, max_pixels=MAX_PIXELS):
     image.draft("RGB", (WORK_SIDE, WORK_SIDE))
     try:
         image.load()
-        ImageOps.exif_transpose(image, in_place=True)  # a copy otherwise, even when upright
+        if any(key in image.info for key in ORIENTATION_KEYS):
+            ImageOps.exif_transpose(image, in_place=True)  # a copy otherwise, even when upright
     except Image.DecompressionBombError:
         raise ImageTooLarge("image has too many pixels (decompression bomb refused)") from None
     except Exception as exc:  # truncated data, corrupt chunks, broken EXIF ...
@@ -241,9 +246,10 @@ def _pixels(image):
 def to_mnist_frame(gray):
     """float32 (28, 28) white-on-black digit in [0, 1] from uint8 (H, W) gray levels."""
     ink = fitted_ink(gray)
-    if roundness(ink) > MAX_ROUNDNESS:
+    round_, stroke = _outline(ink)
+    if round_ > MAX_ROUNDNESS:
         raise NoDigitFound("no digit found: the ink is a dot or a short tick, rounder than any digit")
-    return _centre(_thinned(ink))
+    return _centre(_thinned(ink, stroke) if stroke > MAX_STROKE else ink)
 
 
 def fitted_ink(gray):
@@ -269,6 +275,15 @@ def roundness(ink):
     Area and perimeter are those of the anti-aliased ink (levels / 255): its sum, and the sum of
     its gradient's length, which is the outline's length, averaged over the ink's levels.
     """
+    return _outline(ink)[0]
+
+
+def _outline(ink):
+    """(roundness, stroke width) of uint8 ink (h, w), from one pass over its differences.
+
+    The stroke width is `stroke_width`'s, 2 ink / total variation inside the crop: the inner
+    differences of the same arrays. Both sums add whole levels, exact in float32 (below 2**24).
+    """
     height, width = ink.shape
     padded = np.zeros((height + 2, width + 2), np.float32)  # the outline along the crop's edges counts too
     padded[1:-1, 1:-1] = ink
@@ -276,8 +291,17 @@ def roundness(ink):
     right = padded[:-1, 1:] - padded[:-1, :-1]
     perimeter = float(np.sqrt(down * down + right * right).sum())
     if not perimeter:  # no ink left after the fit: _centre says so
-        return 0.0
-    return 4.0 * np.pi * 255.0 * float(padded.sum()) / perimeter**2
+        return 0.0, 0.0
+    area = float(padded.sum())
+    # the first and last rows of `down` (columns of `right`) are the steps from the zero padding
+    edges = float(np.abs(down[1:-1]).sum() + np.abs(right[:, 1:-1]).sum())
+    return 4.0 * np.pi * 255.0 * area / perimeter**2, 2.0 * area / max(edges, 1.0)
+
+
+def stroke_width(ink):
+    """2 ink / total variation of float32 ink (h, w): about a stroke's width in px (see MAX_STROKE)."""
+    edges = np.abs(np.diff(ink, axis=0)).sum() + np.abs(np.diff(ink, axis=1)).sum()
+    return 2.0 * float(ink.sum()) / max(float(edges), 1.0)
 
 
 def _light_on_dark(gray):
@@ -375,8 +399,9 @@ def _fit(ink):
     return _pixels(image.resize(size, Image.Resampling.BICUBIC))
 
 
-def _thinned(digit):
-    """uint8 `digit` with strokes wider than MAX_STROKE eroded towards STROKE_TARGET.
+def _thinned(digit, width):
+    """uint8 `digit`, whose strokes are `width` wide (`stroke_width`), eroded towards STROKE_TARGET
+    while wider than MAX_STROKE.
 
     Each pass blends the digit with its erosion over the 3x3 cross, by as much as the excess
     width asks for (a full erosion narrows a stroke by about 2 px). Hairlines are kept: a
@@ -384,12 +409,12 @@ def _thinned(digit):
     its level lies on a stroke at most 3 px wide, as the thin parts of a bold serif face,
     which erosion would cut.
     """
-    for _ in range(THINNING_PASSES):
+    for done in range(THINNING_PASSES):
         ink = digit.astype(np.float32)
-        edges = np.abs(np.diff(ink, axis=0)).sum() + np.abs(np.diff(ink, axis=1)).sum()
-        width = 2.0 * float(ink.sum()) / max(float(edges), 1.0)
-        if width <= MAX_STROKE:
-            break
+        if done:  # the first pass's width is the caller's
+            width = stroke_width(ink)
+            if width <= MAX_STROKE:
+                break
         padded = np.pad(ink, 2)
         eroded = np.minimum(np.minimum(padded[1:-3, 2:-2], padded[3:-1, 2:-2]), padded[2:-2, 1:-3])
         np.minimum(eroded, np.minimum(padded[2:-2, 3:-1], ink), out=eroded)

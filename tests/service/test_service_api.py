@@ -165,6 +165,25 @@ def test_metrics_count_requests_and_digits(client):
     assert "mnist_http_request_duration_seconds_bucket" in text and "mnist_model_info{" in text
 
 
+def test_each_request_counts_once_in_its_route_method_and_status_series(client):
+    from prometheus_client import REGISTRY
+
+    def count(status):
+        labels = {"route": "/predict", "method": "POST", "status": status}
+        return REGISTRY.get_sample_value("mnist_http_requests_total", labels) or 0.0
+
+    def observed():
+        labels = {"route": "/predict"}
+        return REGISTRY.get_sample_value("mnist_http_request_duration_seconds_count", labels) or 0.0
+
+    before = count("200"), count("415"), observed()
+    for _ in range(3):
+        client.post("/predict", data=PNG, content_type="image/png")
+    for _ in range(2):
+        client.post("/predict", data=b"text", content_type="text/plain")
+    assert (count("200"), count("415"), observed()) == (before[0] + 3, before[1] + 2, before[2] + 5)
+
+
 def test_openapi_document_is_valid_and_lists_routes(app, client):
     document = client.get("/openapi.json").json
     validate(document)
