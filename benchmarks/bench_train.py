@@ -1,7 +1,7 @@
 """Training speed, side by side: our NumPy epoch, its GEMM floor and PyTorch CPU's, interleaved.
 
     python -m benchmarks.bench_train --data-dir ../shared/mnist --epochs 10 \
-        [--threads 1] [--torch-python /path/to/python] [--check]
+        [--threads 1] [--torch-python /path/to/python] [--baseline-python /path/to/python] [--check]
 
 Each contender trains the same 784-128-64-10 ReLU network with Adam, batch 128, float32, on the
 60,000 training images, in its own long-lived process (benchmarks/train_contenders.py: its own
@@ -13,7 +13,9 @@ before and after. The GEMM floor is an epoch of the eight matrix products a trai
 and nothing else: no training loop can be faster on this machine. Every contender gets --threads
 BLAS / OpenMP threads (default 1), set in its environment before NumPy or PyTorch is imported.
 PyTorch runs where this Python has it, or under --torch-python (its wheel is large: an
-environment of its own); without either it is skipped. Prints the table and the ratios of the
+environment of its own); without either it is skipped. --baseline-python adds our epoch once more,
+run by another Python whose mnist_mlp is another checkout (say main's), as `numpy-baseline`: a
+before/after of a change to the training loop under the same load. Prints the table and the ratios of the
 medians, with PASS/MISS against TARGETS; with --check, exits 1 when one is missed.
 """
 
@@ -38,7 +40,7 @@ TARGETS = {
     "peak_mb": Target("<", 500, " MB"),  # our peak RSS
 }
 FLOOR_MOONSHOT = 1.3  # printed beside the floor target, not checked
-NAMES = ("numpy", "numpy-augmented", "gemm-floor", "torch")
+NAMES = ("numpy", "numpy-augmented", "gemm-floor", "torch", "numpy-baseline")
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
@@ -50,6 +52,9 @@ def parse_args(argv=None):
     parser.add_argument("--lr", type=float, default=1e-3, help="Adam's learning rate")
     parser.add_argument("--threads", type=int, default=1, help="BLAS / OpenMP threads of every contender")
     parser.add_argument("--torch-python", help="a Python with PyTorch for the torch contender")
+    parser.add_argument(
+        "--baseline-python", help="a Python whose mnist_mlp is another checkout: its epoch as numpy-baseline"
+    )
     add_check_option(parser)
     return parser.parse_args(argv)
 
@@ -114,6 +119,8 @@ def measure(names, args):
     pythons = {name: sys.executable for name in names}
     if "torch" in names:
         pythons["torch"] = torch_python(args)
+    if "numpy-baseline" in names:
+        pythons["numpy-baseline"] = args.baseline_python
     load_before = os.getloadavg()
     contenders = {}
     try:
@@ -144,6 +151,8 @@ def main(argv=None):
     names = list(NAMES[:3])
     if torch_python(args):
         names.append("torch")
+    if args.baseline_python:
+        names.append("numpy-baseline")
     results, load = measure(names, args)
     return report(results, args, load).exit_status(args.check)
 
@@ -180,6 +189,10 @@ def report(results, args, load=None):
         verdicts.report("numpy / torch", f"{times(torch)} (CPU {times(torch_cpu)})", torch, TARGETS["torch"])
     else:
         print("numpy / torch: skipped (no PyTorch here and no --torch-python)")
+    if "numpy-baseline" in results:
+        baseline = ours / walls.get("numpy-baseline", math.nan)
+        baseline_cpu = ours_cpu / cpus.get("numpy-baseline", math.nan)
+        print(f"numpy / numpy-baseline: {times(baseline)} (CPU {times(baseline_cpu)})")
     augmented = walls.get("numpy-augmented", math.nan) / ours
     verdicts.report("augmented / plain", times(augmented), augmented, TARGETS["augmented"])
     peak = results.get("numpy", {}).get("peak_mb", math.nan)

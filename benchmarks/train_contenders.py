@@ -173,6 +173,7 @@ CONTENDERS = {
     "numpy-augmented": lambda x, y, args: Ours(x, y, args, augment=True),
     "gemm-floor": GemmFloor,
     "torch": Torch,
+    "numpy-baseline": Ours,  # the same, run by bench_train --baseline-python: another checkout's mnist_mlp
 }
 
 

@@ -25,6 +25,7 @@ FIGURES = {  # median wall s/epoch: numpy 1.0, augmented 1.7, floor 0.5, torch 2
     "gemm-floor": {"wall": [0.4, 0.6], "cpu": [0.4, 0.5], "accuracy": None, "peak_mb": 270},
     "torch": {"wall": [2.0, 2.0], "cpu": [3.6, 3.6], "accuracy": 0.9705, "peak_mb": 420},
 }
+BASELINE = {"wall": [1.5, 1.5], "cpu": [1.2, 1.2], "accuracy": 0.9712, "peak_mb": 120}
 LOAD = ((1.5, 1.0, 0.5), (1.75, 1.25, 0.5))
 
 
@@ -53,6 +54,14 @@ def test_without_torch_its_comparison_is_skipped_not_missed(capsys):
     assert (
         ratios(capsys.readouterr().out)[1] == "numpy / torch: skipped (no PyTorch here and no --torch-python)"
     )
+    assert verdicts.missed == ["numpy / GEMM floor"]
+
+
+def test_a_baseline_checkout_is_compared_unjudged_and_named_in_the_table(capsys):
+    verdicts = bench_train.report({**FIGURES, "numpy-baseline": BASELINE}, ARGS)
+    out = capsys.readouterr().out
+    assert re.search(r"^numpy-baseline +1\.500 +1\.200 +120 +97\.12%$", out, re.M)
+    assert ratios(out)[2] == "numpy / numpy-baseline: 0.67x (CPU 0.75x)"
     assert verdicts.missed == ["numpy / GEMM floor"]
 
 
