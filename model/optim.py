@@ -10,6 +10,15 @@ import math
 
 import numpy as np
 
+# Every FLUSH_EVERY steps, moment entries below FLUSH_BELOW in magnitude are set to 0. A moment whose
+# gradient stays 0 (a pixel that is blank in every recent image) decays geometrically (b1 = 0.9 a
+# step) into float32's subnormal range below 1.2e-38, where the CPU computes up to ten times slower
+# (measured here: 10 % subnormal entries made Adam's elementwise passes 3.3x slower, and a plain run
+# reached 1.7 % of them in its fourth epoch, each epoch slower than the last). An entry below 1e-30
+# moves its weight by less than lr * 1e-30 / eps' ~ 1e-27: nothing, next to a float32 weight's
+# rounding. From 1e-30 a moment needs ~170 steps at b1 = 0.9 to turn subnormal, far more than 50.
+FLUSH_EVERY, FLUSH_BELOW = 50, 1e-30
+
 
 class Optimizer:
     def __init__(self, model, lr, weight_decay=0.0):
@@ -37,6 +46,18 @@ class Optimizer:
     def step(self, lr=None):
         self.steps += 1
         self._update(self._decayed_grads(), self.lr if lr is None else lr)
+        if self.steps % FLUSH_EVERY == 0:
+            for state in self.state():
+                self._flush_tiny(state)
+
+    def state(self):
+        """The optimiser's running vectors, flushed of tiny entries every FLUSH_EVERY steps."""
+        return ()
+
+    def _flush_tiny(self, state):
+        """state[|state| < FLUSH_BELOW] = 0, in place (see FLUSH_BELOW)."""
+        np.abs(state, out=self._scratch)
+        np.copyto(state, 0, where=self._scratch < FLUSH_BELOW)
 
 
 class SGD(Optimizer):
@@ -46,6 +67,9 @@ class SGD(Optimizer):
         super().__init__(model, lr, weight_decay)
         self.momentum = momentum
         self.velocity = np.zeros_like(model.params)
+
+    def state(self):
+        return (self.velocity,)
 
     def _update(self, grads, lr):
         dtype = self.model.dtype.type
@@ -75,6 +99,9 @@ class Adam(Optimizer):
         self.eps = eps
         self.moment1 = np.zeros_like(model.params)  # M = m / (1 - b1)
         self.moment2 = np.zeros_like(model.params)  # V = v / (1 - b2)
+
+    def state(self):
+        return self.moment1, self.moment2
 
     @property
     def m(self):

@@ -16,6 +16,7 @@ import pytest
 
 from mnist_mlp.model import MLP
 from mnist_mlp.model.explain import explain
+from mnist_mlp.model.optim import make_optimizer
 from mnist_mlp.model.training import TrainConfig, fit
 
 SIZES = (784, 32, 16, 10)
@@ -128,3 +129,26 @@ def test_activations_handed_out_are_copies_that_training_does_not_overwrite():
     model.forward(x[BATCH : 2 * BATCH].astype(np.float32) / 255, keep=True)
     for before, now in zip(kept, (logits, *hidden, seen.logits, *seen.hidden)):
         np.testing.assert_array_equal(now, before)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+def test_adam_stays_textbook_while_the_moments_of_a_silent_input_decay_past_float32s_subnormals(dtype):
+    """A gradient seen once, then 0 for 800 steps: m decays as 0.9^t through 1e-38 and below.
+
+    The optimiser flushes tiny moments to 0 (float32 subnormals are slow); the weights must not
+    notice, and no float32 moment may be left subnormal."""
+    model = MLP((3, 2), seed=0, dtype=dtype)
+    adam = make_optimizer("adam", model, lr=1e-3)
+    params = model.params.astype(np.float64)
+    m, v = np.zeros_like(params), np.zeros_like(params)
+    first = np.linspace(-1e-3, 2e-3, model.params.size)
+    for t in range(1, 801):
+        g = first if t == 1 else np.zeros_like(first)
+        model.grads[...] = g
+        adam.step()
+        m, v = 0.9 * m + 0.1 * g, 0.999 * v + 0.001 * g * g
+        params = params - 1e-3 * math.sqrt(1 - 0.999**t) / (1 - 0.9**t) * m / (np.sqrt(v) + 1e-8)
+    np.testing.assert_allclose(model.params, params, **TOLERANCES[dtype])
+    tiny = np.finfo(np.float32).tiny
+    assert not ((adam.m != 0) & (np.abs(adam.m) < tiny)).any()
+    assert np.abs(m).max() < 1e-30  # the textbook m went that far down
