@@ -28,6 +28,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from .atomic_file import write_atomically
 from .contract import INPUTS, SIDE
 from .losses import softmax
+from .mlp import layer_views
 
 KERNEL = 5
 POOL = 2
@@ -53,15 +54,8 @@ class ConvNet:
         self.n_weight_params = sum(i * o for i, o in shapes)
         self.params = np.zeros(self.n_weight_params + sum(o for _, o in shapes), dtype=self.dtype)
         self.grads = np.zeros_like(self.params)
-        self.weights, self.biases, self.grad_weights, self.grad_biases = [], [], [], []
-        w_at, b_at = 0, self.n_weight_params
-        for n_in, n_out in shapes:
-            self.weights.append(self.params[w_at : w_at + n_in * n_out].reshape(n_in, n_out))
-            self.grad_weights.append(self.grads[w_at : w_at + n_in * n_out].reshape(n_in, n_out))
-            self.biases.append(self.params[b_at : b_at + n_out])
-            self.grad_biases.append(self.grads[b_at : b_at + n_out])
-            w_at += n_in * n_out
-            b_at += n_out
+        self.weights, self.biases = layer_views(self.params, shapes)
+        self.grad_weights, self.grad_biases = layer_views(self.grads, shapes)
         self.cache = None
         rng = np.random.default_rng(seed)
         for w in self.weights:  # He initialisation, fan-in = rows of W
@@ -70,8 +64,10 @@ class ConvNet:
     def config(self):
         return {"channels": list(self.channels), "hidden": self.hidden, "classes": self.classes}
 
-    def forward(self, x, keep=False):
-        """Logits (B, classes) of inputs x (B, 784); keep=True keeps what backward needs."""
+    def forward(self, x, keep=False, reuse=False):
+        """Logits (B, classes) of inputs x (B, 784); keep=True keeps what backward needs.
+
+        reuse is the MLP's training hint (write into kept buffers); this network ignores it."""
         x = np.asarray(x, dtype=self.dtype)
         batch = len(x)
         if not keep and batch > CHUNK:

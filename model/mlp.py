@@ -22,6 +22,37 @@ INIT_SCALES = {"he": 1.0, "zeros": 0.0, "too_small": 0.01, "too_large": 5.0}
 INITS = tuple(INIT_SCALES)
 
 
+def layer_views(flat, shapes):
+    """([W_1, ..., W_L], [b_1, ..., b_L]): views into `flat`, laid out [W_1, ..., W_L, b_1, ..., b_L].
+
+    shapes are the (n_in, n_out) of each W; b_l has n_out entries. Writing a view writes `flat`.
+    """
+    weights, biases = [], []
+    w_at, b_at = 0, sum(i * o for i, o in shapes)
+    for n_in, n_out in shapes:
+        weights.append(flat[w_at : w_at + n_in * n_out].reshape(n_in, n_out))
+        biases.append(flat[b_at : b_at + n_out])
+        w_at += n_in * n_out
+        b_at += n_out
+    return weights, biases
+
+
+class _Workspace:
+    """Buffers for one batch size B, reused by every training step of that size.
+
+    z[l]     (B, n_l)  layer l's output: g(z_l) for a hidden layer, the logits for the last
+    delta[l] (B, n_l)  d loss / d z_l of a hidden layer, filled by backward
+    fired[l] (B, n_l)  bool, relu'(z_l) = [a_l > 0]
+    ones     (B,)      so that db = ones @ delta is one GEMV
+    """
+
+    def __init__(self, batch, sizes, dtype):
+        self.z = [np.empty((batch, n), dtype) for n in sizes[1:]]
+        self.delta = [np.empty((batch, n), dtype) for n in sizes[1:-1]]
+        self.fired = [np.empty((batch, n), bool) for n in sizes[1:-1]]
+        self.ones = np.ones(batch, dtype)
+
+
 class MLP:
     def __init__(
         self, layer_sizes=DEFAULT_LAYER_SIZES, seed=0, dtype=np.float32, init="he", activation="relu"
@@ -33,21 +64,14 @@ class MLP:
             raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
         self.activation = activation
         self.dtype = np.dtype(dtype)
-        shapes = list(zip(self.layer_sizes[:-1], self.layer_sizes[1:]))
+        shapes = list(zip(self.layer_sizes[:-1], self.layer_sizes[1:]))  # (n_in, n_out) of each W
         self.n_weight_params = sum(i * o for i, o in shapes)
         n_params = self.n_weight_params + sum(o for _, o in shapes)
         self.params = np.zeros(n_params, dtype=self.dtype)
         self.grads = np.zeros(n_params, dtype=self.dtype)
-        self.weights, self.grad_weights = [], []
-        self.biases, self.grad_biases = [], []
-        w_at, b_at = 0, self.n_weight_params
-        for n_in, n_out in shapes:
-            self.weights.append(self.params[w_at : w_at + n_in * n_out].reshape(n_in, n_out))
-            self.grad_weights.append(self.grads[w_at : w_at + n_in * n_out].reshape(n_in, n_out))
-            self.biases.append(self.params[b_at : b_at + n_out])
-            self.grad_biases.append(self.grads[b_at : b_at + n_out])
-            w_at += n_in * n_out
-            b_at += n_out
+        self.weights, self.biases = layer_views(self.params, shapes)
+        self.grad_weights, self.grad_biases = layer_views(self.grads, shapes)
+        self._workspaces = {}  # batch size -> _Workspace: training's buffers, allocated once
         # inputs of every layer [x, a_1, ..., a_{L-1}], kept by forward(keep=True) for backward
         self.activations = None
         self.init_params(seed, init)
@@ -75,16 +99,20 @@ class MLP:
     def n_layers(self):
         return len(self.weights)
 
-    def forward(self, x, keep=False):
+    def forward(self, x, keep=False, reuse=False):
         """Logits (B, n_out) for inputs x (B, n_in).
 
         With keep=True the activations [x, a_1, ..., a_{L-1}] are kept for `backward`.
+        reuse=True (the training loop) writes every layer's output into buffers kept for batches
+        of this size: the logits and activations are then overwritten by the next forward(reuse=True)
+        of a batch of the same size, so nothing that leaves the model may hold them.
         """
         x = np.asarray(x, dtype=self.dtype)
+        outputs = self._workspace(len(x)).z if reuse else [None] * self.n_layers
         activations = [x]
         a = x
-        for layer, (w, b) in enumerate(zip(self.weights, self.biases)):
-            z = a @ w
+        for layer, (w, b, out) in enumerate(zip(self.weights, self.biases, outputs)):
+            z = np.matmul(a, w, out=out)  # (B, n_in) @ (n_in, n_out) -> (B, n_out)
             z += b
             if layer < self.n_layers - 1:
                 self._activate(z)  # in place: z is not needed again, backward needs only g(z)
@@ -92,6 +120,11 @@ class MLP:
             a = z
         self.activations = activations if keep else None
         return a
+
+    def _workspace(self, batch):
+        if batch not in self._workspaces:
+            self._workspaces[batch] = _Workspace(batch, self.layer_sizes, self.dtype)
+        return self._workspaces[batch]
 
     def _activate(self, z):
         """g(z) in place."""
@@ -111,21 +144,25 @@ class MLP:
         """Fill `self.grads` from d loss / d logits (B, n_out), using the last forward(keep=True).
 
         For layer l with upstream gradient d_l = d loss / d z_l:
-            dW_l = a_{l-1}^T @ d_l,   db_l = sum_batch d_l,
+            dW_l = a_{l-1}^T @ d_l,   db_l = sum_batch d_l = ones^T @ d_l,
             d_{l-1} = (d_l @ W_l^T) * g'(z_{l-1}).
         The input gradient d_0 is never needed, which skips the largest product
         (`input_gradients` is the same chain carried on to the input).
         """
         if self.activations is None:
             raise RuntimeError("backward() needs a preceding forward(x, keep=True)")
-        delta = dlogits
+        space = self._workspace(len(dlogits))
+        delta = dlogits  # (B, n_L)
         for layer in reversed(range(self.n_layers)):
-            a_prev = self.activations[layer]
-            np.matmul(a_prev.T, delta, out=self.grad_weights[layer])
-            np.sum(delta, axis=0, out=self.grad_biases[layer])
+            a_prev = self.activations[layer]  # (B, n_in of this layer)
+            np.matmul(a_prev.T, delta, out=self.grad_weights[layer])  # dW = a^T d   (n_in, n_out)
+            np.matmul(space.ones, delta, out=self.grad_biases[layer])  # db = 1^T d, a GEMV  (n_out,)
             if layer > 0:
-                delta = delta @ self.weights[layer].T
-                delta *= self.activation_slope(a_prev)
+                delta = np.matmul(delta, self.weights[layer].T, out=space.delta[layer - 1])  # (B, n_in)
+                if self.activation == "relu":
+                    delta *= np.greater(a_prev, 0, out=space.fired[layer - 1])  # relu' = [a > 0]
+                else:
+                    delta *= self.activation_slope(a_prev)
         self.activations = None
         return self.grads
 
@@ -150,7 +187,7 @@ class MLP:
 
     def forward_hidden(self, x):
         """(logits (B, n_out), [a_1 (B, n_1), ..., a_{L-1}]): the answer and every hidden layer's output."""
-        logits = self.forward(x, keep=True)
+        logits = self.forward(x, keep=True)  # fresh arrays (no reuse): the caller may keep them
         hidden = self.activations[1:]
         self.activations = None
         return logits, hidden

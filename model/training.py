@@ -189,6 +189,8 @@ class _Run:
         self.warmup_steps = int(config.warmup_epochs * steps_per_epoch)
         self.schedule = SCHEDULES[config.schedule]
         self.optimizer = make_optimizer(config.optimizer, model, config.lr, config.weight_decay)
+        # the batch, gathered as stored (pixels) and as the network's inputs; allocated once
+        self.pixel_buffer = None
         self.batch_buffer = np.empty((config.batch_size + n_out, model.layer_sizes[0]), dtype=model.dtype)
         self.step = 0
         self.average = WeightAverage(model, config.ema_decay) if config.ema_decay else None
@@ -210,6 +212,27 @@ class _Run:
             return soft_cross_entropy_(logits, targets)
         return softmax_cross_entropy_(logits, labels)
 
+    def gather(self, x, idx):
+        """x[idx] with the step's outliers after it, copied into a buffer reused by every step.
+
+        np.take(out=) fills the buffer without allocating (mode="clip": "raise" would go through a
+        temporary, and the indices, a permutation and integers(0, n), are in range by construction).
+        When the outliers' dtype differs from x's, the batch is concatenated as NumPy promotes it.
+        """
+        pick = None
+        if self.outliers is not None:
+            pick = self.outlier_rng.integers(0, len(self.outliers), self.config.outlier_batch)
+            if self.outliers.dtype != x.dtype:
+                return np.concatenate([x[idx], self.outliers[pick]])
+        n_out = 0 if pick is None else len(pick)
+        if self.pixel_buffer is None or self.pixel_buffer.dtype != x.dtype:
+            self.pixel_buffer = np.empty((self.config.batch_size + n_out, x.shape[1]), dtype=x.dtype)
+        batch = self.pixel_buffer[: len(idx) + n_out]
+        np.take(x, idx, axis=0, out=batch[: len(idx)], mode="clip")
+        if pick is not None:
+            np.take(self.outliers, pick, axis=0, out=batch[len(idx) :], mode="clip")
+        return batch
+
     def lr(self):
         return self.schedule(self.config.lr, self.step, self.total_steps, self.warmup_steps)
 
@@ -226,24 +249,22 @@ class _Run:
         for batch_start in range(0, self.n, batch_size):
             idx = order[batch_start : batch_start + batch_size]
             n_digits = len(idx)
-            batch = x[idx]
-            if self.outliers is not None:
-                pick = self.outlier_rng.integers(0, len(self.outliers), self.config.outlier_batch)
-                batch = np.concatenate([batch, self.outliers[pick]])
+            batch = self.gather(x, idx)
             if augment is not None:
                 batch = augment(batch, self.rng)
             inputs = as_inputs(batch, model.dtype, out=self.batch_buffer[: len(batch)])
+            batch_labels = labels[idx]
             teacher_logits = None if self.teacher is None else self.teacher(inputs[:n_digits])
-            logits = model.forward(inputs, keep=True)
-            correct += int((logits[:n_digits].argmax(axis=1) == labels[idx]).sum())
+            logits = model.forward(inputs, keep=True, reuse=True)  # buffers: overwritten next step
+            correct += int((logits[:n_digits].argmax(axis=1) == batch_labels).sum())
             with np.errstate(over="ignore", invalid="ignore"):
                 if self.outliers is None:
-                    loss, dlogits = self.digit_loss_(logits, labels[idx], teacher_logits)
+                    loss, dlogits = self.digit_loss_(logits, batch_labels, teacher_logits)
                     loss_total = loss
                 else:
                     weight = self.config.outlier_weight
                     digit_loss_ = partial(self.digit_loss_, teacher_logits=teacher_logits)
-                    loss, outlier_loss, dlogits = exposure_loss_(logits, labels[idx], weight, digit_loss_)
+                    loss, outlier_loss, dlogits = exposure_loss_(logits, batch_labels, weight, digit_loss_)
                     outlier_loss_sum += outlier_loss * n_digits
                     loss_total = loss + weight * outlier_loss
             if not loss_total < DIVERGED_LOSS:  # also catches NaN
