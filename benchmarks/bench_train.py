@@ -1,6 +1,6 @@
 """Training speed, side by side: our NumPy epoch, its GEMM floor and PyTorch CPU's, interleaved.
 
-    python -m benchmarks.bench_train --data-dir ../shared/mnist --epochs 10 \
+    python -m benchmarks.bench_train [--data-dir DIR] --epochs 10 \
         [--threads 1] [--torch-python /path/to/python] [--baseline-python /path/to/python] [--check]
 
 Each contender trains the same 784-128-64-10 ReLU network with Adam, batch 128, float32, on the
@@ -26,8 +26,13 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
+import numpy as np
+
+from mnist_mlp.data.mnist import DataUnavailable, IDXError, load_mnist
+from mnist_mlp.scripts.cli import add_data_options, check_data_options, fail
 from mnist_mlp.scripts.cli import parser as make_parser
 
 from .targets import Target, Verdicts, add_check_option
@@ -46,7 +51,7 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"
 
 def parse_args(argv=None):
     parser = make_parser("bench-train", __doc__)
-    parser.add_argument("--data-dir", help="MNIST IDX folder (default: $MNIST_DATA_DIR)")
+    add_data_options(parser)
     parser.add_argument("--epochs", type=int, default=10, help="timed rounds: epochs per contender")
     parser.add_argument("--batch-size", type=int, default=128, help="images per step")
     parser.add_argument("--lr", type=float, default=1e-3, help="Adam's learning rate")
@@ -56,18 +61,28 @@ def parse_args(argv=None):
         "--baseline-python", help="a Python whose mnist_mlp is another checkout: its epoch as numpy-baseline"
     )
     add_check_option(parser)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    check_data_options(parser, args)
+    for option in ("epochs", "batch_size", "threads"):
+        if getattr(args, option) < 1:
+            parser.error(f"--{option.replace('_', '-')} must be at least 1")
+    if not args.lr > 0:
+        parser.error("--lr must be positive")
+    for option in ("torch_python", "baseline_python"):
+        python = getattr(args, option)
+        if python and not (os.path.isfile(python) and os.access(python, os.X_OK)):
+            parser.error(f"--{option.replace('_', '-')} {python}: no such program")
+    return args
 
 
 class Contender:
     """A child process running train_contenders NAME, one JSON line per command."""
 
-    def __init__(self, name, python, args):
-        command = [python, "-m", "benchmarks.train_contenders", name, "--batch-size", str(args.batch_size)]
-        command += ["--lr", str(args.lr), "--threads", str(args.threads)]
-        data_dir = args.data_dir or os.environ.get("MNIST_DATA_DIR")
-        if data_dir:
-            command += ["--data-dir", str(Path(data_dir).resolve())]
+    def __init__(self, name, python, args, data):
+        command = [
+            python, "-m", "benchmarks.train_contenders", name, "--data", str(data), "--lr", str(args.lr),
+            "--batch-size", str(args.batch_size), "--threads", str(args.threads),
+        ]  # fmt: skip
         env = {**os.environ, **dict.fromkeys(THREAD_VARIABLES, str(args.threads))}
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
         self.name = name
@@ -113,9 +128,10 @@ def torch_python(args):
     return sys.executable if importlib.util.find_spec("torch") else None
 
 
-def measure(names, args):
+def measure(names, args, data):
     """{name: {"wall": [s], "cpu": [s], "accuracy", "peak_mb"} or {"error": why}}, and the load
-    averages (1, 5, 15 min) before and after, from interleaved rounds of one epoch each."""
+    averages (1, 5, 15 min) before and after, from interleaved rounds of one epoch each on the
+    MNIST arrays in `data` (write_arrays)."""
     pythons = {name: sys.executable for name in names}
     if "torch" in names:
         pythons["torch"] = torch_python(args)
@@ -126,7 +142,7 @@ def measure(names, args):
     try:
         for name in names:
             print(f"starting {name}...", file=sys.stderr, flush=True)
-            contenders[name] = Contender(name, pythons[name], args)
+            contenders[name] = Contender(name, pythons[name], args, data)
         results = {name: {"wall": [], "cpu": []} for name in names}
         for round_ in range(args.epochs + 1):  # round 0: the untimed warm-up
             order = names if round_ % 2 == 0 else names[::-1]
@@ -153,8 +169,21 @@ def main(argv=None):
         names.append("torch")
     if args.baseline_python:
         names.append("numpy-baseline")
-    results, load = measure(names, args)
+    try:
+        arrays = load_mnist(args.data_dir, args.data_home)
+    except (DataUnavailable, IDXError) as exc:
+        fail(exc)
+    with tempfile.TemporaryDirectory(prefix="bench_train.") as folder:
+        results, load = measure(names, args, write_arrays(arrays, Path(folder)))
     return report(results, args, load).exit_status(args.check)
+
+
+def write_arrays(arrays, folder):
+    """MNIST's (x_train, y_train, x_test, y_test) as the .npz every contender reads; its path."""
+    x, y, x_test, y_test = arrays
+    path = folder / "mnist.npz"
+    np.savez(path, x=x, y=y.astype(np.int64), x_test=x_test, y_test=y_test.astype(np.int64))
+    return path
 
 
 def report(results, args, load=None):

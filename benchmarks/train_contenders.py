@@ -1,6 +1,6 @@
 """One contender of bench_train, alive for the whole run and trained one epoch at a time on request.
 
-    python -m benchmarks.train_contenders NAME --data-dir DIR [--batch-size 128] [--lr 1e-3] [--threads 1]
+    python -m benchmarks.train_contenders NAME --data MNIST.npz [--batch-size 128] [--lr 1e-3] [--threads 1]
 
 bench_train starts one of these per contender and speaks lines over stdin/stdout:
 
@@ -11,11 +11,11 @@ bench_train starts one of these per contender and speaks lines over stdin/stdout
 The BLAS / OpenMP pool size is set in the environment before NumPy (or PyTorch) is imported, so
 `--threads` holds for every contender alike. Only NumPy is needed besides the contender's own
 library: the `torch` contender runs under another interpreter (bench_train --torch-python) that
-has PyTorch but not this project, so the MNIST files are read here, not with mnist_mlp.data.
+has PyTorch but not this project, so bench_train reads MNIST once and hands every contender the
+same arrays in an .npz (x, y, x_test, y_test: uint8 images (N, 784), int64 labels).
 """
 
 import argparse
-import gzip
 import json
 import os
 import resource
@@ -24,29 +24,14 @@ import time
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 HIDDEN = (128, 64)
-FILES = {
-    "x": "train-images-idx3-ubyte.gz",
-    "y": "train-labels-idx1-ubyte.gz",
-    "x_test": "t10k-images-idx3-ubyte.gz",
-    "y_test": "t10k-labels-idx1-ubyte.gz",
-}
 
 
-def read_idx(path):
-    """uint8 array of a gzipped IDX file: images as (N, 784), labels as (N,)."""
+def load(path):
+    """(x, y, x_test, y_test) from the .npz bench_train wrote."""
     import numpy as np
 
-    with gzip.open(path, "rb") as file:
-        data = file.read()
-    dims = data[3]
-    shape = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(dims)]
-    array = np.frombuffer(data, np.uint8, offset=4 + 4 * dims)
-    return array.reshape(shape[0], -1) if dims > 1 else array
-
-
-def load(data_dir):
-    data = {key: read_idx(os.path.join(data_dir, name)) for key, name in FILES.items()}
-    return data["x"], data["y"].astype("int64"), data["x_test"], data["y_test"].astype("int64")
+    with np.load(path, allow_pickle=False) as data:
+        return data["x"], data["y"], data["x_test"], data["y_test"]
 
 
 class Ours:
@@ -180,7 +165,7 @@ CONTENDERS = {
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("name", choices=list(CONTENDERS))
-    parser.add_argument("--data-dir", default=os.environ.get("MNIST_DATA_DIR"))
+    parser.add_argument("--data", required=True, help="the .npz of MNIST arrays bench_train wrote")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--threads", type=int, default=1)
@@ -210,9 +195,7 @@ def main(argv=None):
     args = parse_args(argv)
     for variable in THREAD_VARIABLES:  # before NumPy or PyTorch starts its thread pool
         os.environ[variable] = str(args.threads)
-    if not args.data_dir:
-        raise SystemExit("train_contenders: no --data-dir and no $MNIST_DATA_DIR")
-    x, y, x_test, y_test = load(args.data_dir)
+    x, y, x_test, y_test = load(args.data)
     serve(CONTENDERS[args.name](x, y, args), x_test, y_test)
     return 0
 

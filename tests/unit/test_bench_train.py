@@ -13,6 +13,7 @@ import io
 import json
 import re
 
+import numpy as np
 import pytest
 
 from benchmarks import bench_train, train_contenders
@@ -83,7 +84,9 @@ def test_a_contender_that_failed_misses_every_target_that_needs_it(capsys):
     [(None, True, 0), ("peak_mb", True, 1), ("peak_mb", False, 0), ("floor", True, 1)],
 )
 def test_check_exits_1_only_when_asked_and_missed(missed, check, status, monkeypatch, capsys):
-    monkeypatch.setattr(bench_train, "measure", lambda names, args: ({n: FIGURES[n] for n in names}, LOAD))
+    pixels, labels = np.zeros((2, 784), np.uint8), np.zeros(2, np.uint8)
+    monkeypatch.setattr(bench_train, "load_mnist", lambda *_: (pixels, labels, pixels, labels))
+    monkeypatch.setattr(bench_train, "measure", lambda names, *_: ({n: FIGURES[n] for n in names}, LOAD))
     monkeypatch.setattr(bench_train, "torch_python", lambda args: "python")
     set_targets(monkeypatch, bench_train.TARGETS, missed)
     assert bench_train.main(["--epochs", "2", *(["--check"] if check else [])]) == status
@@ -120,9 +123,32 @@ def test_a_contender_answers_one_json_line_per_command_and_stops_at_done():
 
 
 def test_a_contender_that_cannot_start_is_reported_failed_not_hung(tmp_path):
-    args = bench_train.parse_args(["--epochs", "1", "--data-dir", str(tmp_path)])  # no MNIST there
-    results, _ = bench_train.measure(["gemm-floor"], args)
+    args = bench_train.parse_args(["--epochs", "1"])
+    results, _ = bench_train.measure(["gemm-floor"], args, tmp_path / "missing.npz")
     assert results["gemm-floor"]["error"].startswith("FileNotFoundError")
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--epochs", "0"], "--epochs must be at least 1"),
+        (["--threads", "0"], "--threads must be at least 1"),
+        (["--lr", "nan"], "--lr must be positive"),
+        (["--torch-python", "/no/such/python"], "--torch-python /no/such/python: no such program"),
+        (["--data-dir", "/no/such/folder"], "/no/such/folder: no such folder"),
+    ],
+)
+def test_bad_options_stop_in_one_line_before_any_contender_starts(argv, message, capsys):
+    with pytest.raises(SystemExit) as stop:
+        bench_train.parse_args(argv)
+    assert stop.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_missing_mnist_files_stop_in_one_line(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stop:
+        bench_train.main(["--data-dir", str(tmp_path)])  # a folder without the IDX files
+    err = capsys.readouterr().err
+    assert stop.value.code == 1 and err.startswith("error: ") and len(err.splitlines()) == 1, err
 
 
 @pytest.mark.slow
