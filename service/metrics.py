@@ -133,22 +133,22 @@ def _record(response):
     # The rule, not the path: unknown paths must not create one time series each.
     route = request.url_rule.rule if request.url_rule else "unmatched"
     method = request.method if request.method in METHODS else "other"
-    key = (route, method, response.status_code)
-    series = _SERIES.get(key)
-    if series is None:
-        series = _SERIES[key] = _series(*key)
-    count, latency = series
-    count.inc()
-    if "started" in g:
-        latency.observe(time.perf_counter() - g.started)
+    _child(REQUESTS, route=route, method=method, status=str(response.status_code)).inc()
+    if "started" in g:  # a request refused before the timer started has no latency to observe
+        _child(LATENCY, route=route).observe(time.perf_counter() - g.started)
     return response
 
 
-# (route, method, status) -> the children of REQUESTS and LATENCY it counts in: labels() looks a
-# child up under a lock with its label checks, tens of µs a request. As many entries as the
-# metrics have series, which the fixed label sets above bound.
-_SERIES = {}
+# (metric, label values) -> its child: labels() looks a child up under a lock with its label
+# checks, tens of µs a request. As many entries as the metrics have series, which the fixed label
+# sets above bound.
+_CHILDREN = {}
 
 
-def _series(route, method, status):
-    return REQUESTS.labels(route=route, method=method, status=str(status)), LATENCY.labels(route=route)
+def _child(metric, **labels):
+    """metric.labels(**labels), made once."""
+    key = (metric, *labels.values())
+    child = _CHILDREN.get(key)
+    if child is None:
+        child = _CHILDREN[key] = metric.labels(**labels)
+    return child

@@ -184,6 +184,19 @@ def test_each_request_counts_once_in_its_route_method_and_status_series(client):
     assert (count("200"), count("415"), observed()) == (before[0] + 3, before[1] + 2, before[2] + 5)
 
 
+def test_a_request_refused_before_its_timer_starts_makes_no_latency_series(client):
+    """A cross-site write is refused before the timer starts: counted, with no empty histogram."""
+    from prometheus_client import REGISTRY
+
+    labels = {"route": "/admin/reload"}
+    before = REGISTRY.get_sample_value("mnist_http_request_duration_seconds_count", labels)
+    refused = client.post("/admin/reload", headers={"Sec-Fetch-Site": "cross-site"})
+    assert refused.status_code == 403
+    counted = {**labels, "method": "POST", "status": "403"}
+    assert REGISTRY.get_sample_value("mnist_http_requests_total", counted)
+    assert REGISTRY.get_sample_value("mnist_http_request_duration_seconds_count", labels) == before
+
+
 def test_openapi_document_is_valid_and_lists_routes(app, client):
     document = client.get("/openapi.json").json
     validate(document)
