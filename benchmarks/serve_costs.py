@@ -14,6 +14,7 @@ benchmarks/serving.py on 127.0.0.1 and the port given (the next free one when 0)
 import argparse
 import http.client
 import re
+import shutil
 import signal
 import statistics
 import subprocess
@@ -162,7 +163,11 @@ def main(argv=None):
     )
     parser.add_argument("what", choices=("preprocess", "metrics", "syscalls", "rss"))
     parser.add_argument(
-        "path", nargs="?", default="/healthz", help="the route `syscalls` requests: /healthz or /predict"
+        "path",
+        nargs="?",
+        default="/healthz",
+        choices=("/healthz", "/predict"),
+        help="the route `syscalls` requests",
     )
     parser.add_argument("--port", type=int, default=0, help="the server's port (default: a free one)")
     parser.add_argument(
@@ -172,6 +177,12 @@ def main(argv=None):
         "--requests", type=int, default=1000, help="requests `syscalls` traces (default 1000)"
     )
     args = parser.parse_args(argv)
+    if args.against and not Path(args.against).is_file():
+        parser.error(f"--against {args.against}: no such file")
+    if args.requests < 1:
+        parser.error("--requests must be at least 1")
+    if args.what == "syscalls" and not shutil.which("strace"):
+        parser.error("syscalls needs strace (apt-get install strace)")
     port = args.port or free_port()
     if args.what == "preprocess":
         times = preprocess_us(args.against)
