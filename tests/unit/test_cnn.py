@@ -6,8 +6,9 @@ import pytest
 
 from mnist_mlp.model import MLP, WeightsError, load_weights, save_weights
 from mnist_mlp.model.cnn import CHUNK, ConvNet, col2im, im2col, load_teacher, max_pool, save_teacher
-from mnist_mlp.model.losses import cross_entropy, softmax_cross_entropy_
+from mnist_mlp.model.losses import softmax_cross_entropy_
 from mnist_mlp.model.training import TrainConfig, fit
+from tests.gradients import numeric_gradient
 
 
 def direct_convolution(x, w, k):
@@ -45,15 +46,7 @@ def test_every_gradient_matches_central_differences_in_float64():
     x, y = rng.random((3, 784)), np.array([1, 4, 7])
     _, dlogits = softmax_cross_entropy_(model.forward(x, keep=True), y)
     analytic = model.backward(dlogits).copy()
-    eps, numeric = 1e-6, np.empty_like(analytic)
-    for i in range(model.params.size):
-        saved = model.params[i]
-        model.params[i] = saved + eps
-        up = cross_entropy(model.forward(x), y)
-        model.params[i] = saved - eps
-        down = cross_entropy(model.forward(x), y)
-        model.params[i] = saved
-        numeric[i] = (up - down) / (2 * eps)
+    numeric = numeric_gradient(model, x, y, eps=1e-6)
     # relative error, with a floor for the few gradients near 0 where rounding dominates
     relative = np.abs(analytic - numeric) / np.maximum(np.abs(analytic) + np.abs(numeric), 1e-4)
     assert relative.max() < 1e-6, f"worst relative error {relative.max():.2e} at {relative.argmax()}"

@@ -4,6 +4,7 @@ import pytest
 from mnist_mlp.model import MLP
 from mnist_mlp.model.losses import cross_entropy, softmax_cross_entropy_
 from mnist_mlp.model.optim import Adam
+from tests.gradients import numeric_gradient
 
 
 def loss_and_grads(model, x, labels):
@@ -36,19 +37,6 @@ def test_views_share_the_flat_parameter_vector():
 def test_same_seed_same_weights_other_seed_other_weights():
     assert np.array_equal(MLP(seed=3).params, MLP(seed=3).params)
     assert not np.array_equal(MLP(seed=3).params, MLP(seed=4).params)
-
-
-def numeric_gradient(model, x, y, eps=1e-6):
-    grads = np.empty_like(model.params)
-    for i in range(model.params.size):
-        saved = model.params[i]
-        model.params[i] = saved + eps
-        up = cross_entropy(model.forward(x), y)
-        model.params[i] = saved - eps
-        down = cross_entropy(model.forward(x), y)
-        model.params[i] = saved
-        grads[i] = (up - down) / (2 * eps)
-    return grads
 
 
 @pytest.mark.parametrize(
