@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ...model.contract import INPUTS, SIDE
 from .idx import IDXError, read_images, read_labels
 from .openml import DataUnavailable, fetch_openml_mnist
 
@@ -54,9 +55,13 @@ def load_idx_dir(data_dir):
             raise DataUnavailable(f"{data_dir}: missing {stem}.gz (or {stem})")
         arrays[key] = read_images(path) if key.startswith("x") else read_labels(path)
     for split in ("train", "test"):
-        n_x, n_y = len(arrays[f"x_{split}"]), len(arrays[f"y_{split}"])
-        if n_x != n_y:
-            raise DataUnavailable(f"{data_dir}: {split} set has {n_x} images but {n_y} labels")
+        (n_images, pixels), n_labels = arrays[f"x_{split}"].shape, len(arrays[f"y_{split}"])
+        if n_images != n_labels:
+            raise DataUnavailable(f"{data_dir}: {split} set has {n_images} images but {n_labels} labels")
+        if not n_images:
+            raise DataUnavailable(f"{data_dir}: {split} set has no images")
+        if pixels != INPUTS:
+            raise DataUnavailable(f"{data_dir}: {split} images have {pixels} pixels, not {SIDE}x{SIDE}")
     return arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"]
 
 

@@ -7,6 +7,7 @@ images are 3-d (count, 28, 28), magic 2051; labels are 1-d (count,), magic 2049.
 
 import gzip
 import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +46,7 @@ def read_idx(path, expected_magic=None, max_bytes=MAX_IDX_BYTES):
             data = f.read(expected_size - header_size + 1)
     except FileNotFoundError:
         raise IDXError(f"{path}: no such file") from None
-    except (OSError, EOFError) as exc:  # gzip raises these for truncated or corrupt streams
+    except (OSError, EOFError, zlib.error) as exc:  # gzip's errors for truncated or corrupt streams
         raise IDXError(f"{path}: cannot decompress ({exc})") from None
     size = header_size + len(data)
     if size != expected_size:
@@ -87,7 +88,8 @@ def read_images(path):
     images = read_idx(path, IMAGES_MAGIC)
     if images.ndim != 3:
         raise IDXError(f"{path}: images must be 3-d (count, rows, cols), got shape {images.shape}")
-    return images.reshape(len(images), -1)
+    count, rows, cols = images.shape
+    return images.reshape(count, rows * cols)  # (0, rows * cols) for a file of no images
 
 
 def read_labels(path):

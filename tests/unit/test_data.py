@@ -87,6 +87,24 @@ def test_truncated_gzip_is_reported(tmp_path):
         read_idx(path)
 
 
+def test_a_corrupt_gzip_stream_is_reported(tmp_path):
+    """Flipped bytes inside the deflate data make zlib, not gzip, raise: still one IDXError."""
+    path = tmp_path / "labels.gz"
+    labels = np.random.default_rng(0).integers(0, 10, 5000, dtype=np.uint8)
+    packed = bytearray(gzip.compress(header(2049, 5000) + labels.tobytes()))
+    packed[100:400] = bytes(b ^ 0xFF for b in packed[100:400])  # "invalid distance too far back"
+    path.write_bytes(bytes(packed))
+    with pytest.raises(IDXError, match="cannot decompress") as caught:
+        read_labels(path)
+    assert str(path) in str(caught.value)
+
+
+def test_a_file_of_no_images_reads_as_an_empty_batch(tmp_path):
+    path = tmp_path / "images"
+    path.write_bytes(header(2051, 0, 28, 28))
+    assert read_images(path).shape == (0, 784)
+
+
 def test_a_gzip_bomb_is_never_decompressed_past_its_header(tmp_path):
     """2 MB of gzip holding 2 GB took 4.6 GB to refuse: the data is now read only as far as the
     header declares, and a header declaring more than the limit is refused before any of it."""
@@ -114,6 +132,26 @@ def test_missing_files_and_folders_are_reported(tmp_path):
     make_idx_dir(tmp_path)
     (tmp_path / "t10k-labels-idx1-ubyte.gz").unlink()
     with pytest.raises(DataUnavailable, match="missing t10k-labels"):
+        load_idx_dir(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("stem", "array", "message"),
+    [
+        ("t10k-images-idx3-ubyte", np.zeros((0, 28, 28), np.uint8), "test set has 0 images but 10"),
+        ("train-images-idx3-ubyte", np.zeros((30, 10, 10), np.uint8), "train images have 100 pixels"),
+    ],
+)
+def test_a_folder_of_other_images_is_refused_when_loaded(tmp_path, stem, array, message):
+    make_idx_dir(tmp_path)
+    write_idx(tmp_path / f"{stem}.gz", array)
+    with pytest.raises(DataUnavailable, match=message):
+        load_idx_dir(tmp_path)
+
+
+def test_a_folder_of_no_images_is_refused(tmp_path):
+    make_idx_dir(tmp_path, n_test=0)
+    with pytest.raises(DataUnavailable, match="test set has no images"):
         load_idx_dir(tmp_path)
 
 
