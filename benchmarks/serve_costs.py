@@ -8,16 +8,21 @@ makes per request, and the memory of a 2-worker server.
     python -m benchmarks.serve_costs rss --port 18302                 # VmRSS of every server process
 
 `syscalls` needs strace and the right to attach to a child process. Servers are started with
-benchmarks/serving.py on 127.0.0.1 and the port given (the next free one when 0).
+benchmarks/serving.py on 127.0.0.1 and the port given (the next free one when 0). Whatever stops a
+measurement (a port in use, a server that exits, strace that cannot attach, an --against file that does
+not load or does not return what this tree's preprocess does) stops it in one line `error: ...`.
 """
 
 import argparse
 import http.client
+import os
 import re
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 import timeit
@@ -26,7 +31,52 @@ import urllib.request
 from pathlib import Path
 
 from .bench_service import PAGE_SAMPLE
-from .serving import free_port, start, stop, wait_ready
+from .serving import ServerFailed, free_port, start, stop, wait_ready
+
+
+class Failed(Exception):
+    """A measurement that cannot be made; main prints the message in one line and exits 1."""
+
+
+def _against(path, png, expected):
+    """The `preprocess` of the file at `path`, once called on `png` and found to return an array of
+    the shape and kind of `expected` (this tree's result); Failed saying what is wrong otherwise."""
+    try:
+        source = Path(path).read_bytes().decode()
+    except UnicodeDecodeError as error:
+        raise Failed(f"--against {path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
+    except OSError as error:
+        raise Failed(f"--against {path}: cannot be read ({error.strerror})") from None
+    source = source.replace("from ...model", "from mnist_mlp.model")
+    other = types.ModuleType("preprocess_against")
+    try:
+        code = compile(source, path, "exec")
+    except (SyntaxError, ValueError) as error:
+        where = f"line {error.lineno}: " if getattr(error, "lineno", None) else ""
+        raise Failed(f"--against {path}: does not compile ({where}{getattr(error, 'msg', error)})") from None
+    try:
+        exec(code, other.__dict__)  # noqa: S102 - a file the user names
+    except (Exception, SystemExit) as error:
+        raise Failed(f"--against {path}: importing it raised {type(error).__name__}: {error}") from None
+    fn = getattr(other, "preprocess", None)
+    if fn is None:
+        raise Failed(f"--against {path}: defines no preprocess")
+    if not callable(fn):
+        raise Failed(f"--against {path}: preprocess is a {type(fn).__name__}, not a function")
+    try:
+        result = fn(png)
+    except (Exception, SystemExit) as error:
+        raised = f"{type(error).__name__}: {error}"
+        raise Failed(f"--against {path}: preprocess(page PNG) raised {raised}") from None
+    want = f"a float array of shape {expected.shape} like this tree's"
+    if not (hasattr(result, "shape") and hasattr(result, "dtype")):
+        raise Failed(f"--against {path}: preprocess(page PNG) returned {type(result).__name__}, not {want}")
+    if result.shape != expected.shape or result.dtype.kind != "f":
+        raise Failed(
+            f"--against {path}: preprocess(page PNG) returned a {result.dtype} array of shape "
+            f"{result.shape}, not {want}"
+        )
+    return fn
 
 
 def preprocess_us(against=None, rounds=200, calls=100):
@@ -34,13 +84,10 @@ def preprocess_us(against=None, rounds=200, calls=100):
     the path of another version of data/imaging/preprocess.py, both in alternating rounds."""
     from mnist_mlp.data.imaging import preprocess
 
-    versions = {"this tree": preprocess.preprocess}
-    if against:
-        source = Path(against).read_text().replace("from ...model", "from mnist_mlp.model")
-        other = types.ModuleType("preprocess_against")
-        exec(compile(source, against, "exec"), other.__dict__)  # noqa: S102 - a file the user names
-        versions = {against: other.preprocess, **versions}
     png = PAGE_SAMPLE.read_bytes()
+    versions = {"this tree": preprocess.preprocess}
+    if against:  # loaded and tried once before any timing
+        versions = {against: _against(against, png, preprocess.preprocess(png)), **versions}
     for fn in versions.values():
         for _ in range(calls):
             fn(png)
@@ -71,23 +118,63 @@ def record_us(rounds=100, calls=500):
     return statistics.median(runs)
 
 
+def port_free(port):
+    """Whether a server could bind 127.0.0.1:`port` now (as servers do, despite connections of an
+    earlier one in TIME_WAIT; not while anything listens there)."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def _server(port, workers):
+    """A ready server on `port`; Failed with the server's own last word if it exits while starting."""
     proc = start({"HOST": "127.0.0.1", "PORT": str(port), "WORKERS": str(workers)})
-    wait_ready(proc, f"http://127.0.0.1:{port}", 60)
+    try:
+        wait_ready(proc, f"http://127.0.0.1:{port}", 60)
+    except ServerFailed as error:
+        _, err = stop(proc)
+        lines = [line.strip() for line in (err or "").splitlines() if line.strip()]
+        raise Failed(f"{error}" + (f": {lines[-1]}" if lines else "")) from None
+    if proc.poll() is not None:  # something else answered /readyz
+        stop(proc)
+        raise Failed(f"the server exited with status {proc.returncode} while starting")
     return proc
+
+
+def _workers(pid):
+    """The pids of `pid`'s children (a server's workers); Failed if there are none."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        children = []
+    if not children:
+        raise Failed(f"no worker process of the server (pid {pid}) was found")
+    return children
 
 
 def _tree(pid):
     """`pid` and all its descendants."""
     found = [pid]
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        for child in (task / "children").read_text().split():
-            found += _tree(int(child))
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+        children = [child for task in tasks for child in (task / "children").read_text().split()]
+    except OSError:  # it has just exited
+        return found
+    for child in children:
+        found += _tree(int(child))
     return found
 
 
 def _rss_mb(pid):
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        raise Failed(f"server process {pid} exited during the measurement") from None
+    for line in status.splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
@@ -114,29 +201,53 @@ def syscalls(path, port, requests):
     """(system calls per request, {name: per request}) of a 1-worker server's worker, all its threads."""
     proc = _server(port, 1)
     try:
-        worker = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()[0]
+        worker = _workers(proc.pid)[0]
         once = _client(port, path)
         for _ in range(50):
             once()
-        with tempfile.NamedTemporaryFile(suffix=".strace") as out:
-            tracer = subprocess.Popen(
-                ["strace", "-c", "-f", "-p", worker, "-o", out.name], stderr=subprocess.DEVNULL
-            )
-            time.sleep(1.5)  # attached to every thread
+        calls = _strace(worker, once, requests)
+    finally:
+        stop(proc)
+    return sum(calls.values()), calls
+
+
+def _strace(pid, once, requests):
+    """{system call: per request} of process `pid` (all its threads) while `once` runs `requests`
+    times; Failed if strace fails, leaves no output or none that counts a call."""
+    fd, out = tempfile.mkstemp(suffix=".strace")
+    os.close(fd)
+    try:
+        tracer = subprocess.Popen(
+            ["strace", "-c", "-f", "-p", str(pid), "-o", out],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        attached = time.perf_counter()
+        while time.perf_counter() - attached < 1.5 and tracer.poll() is None:
+            time.sleep(0.05)  # attached to every thread, unless it already failed
+        if tracer.poll() is None:
             for _ in range(requests):
                 once()
             time.sleep(0.5)
             tracer.send_signal(signal.SIGINT)
-            tracer.wait()
-            text = Path(out.name).read_text()
+        _, err = tracer.communicate()
+        try:
+            text = Path(out).read_text()
+        except OSError as error:
+            raise Failed(f"strace's output {out} could not be read: {error.strerror}") from None
     finally:
-        stop(proc)
+        Path(out).unlink(missing_ok=True)
     calls = {}
     for line in text.splitlines():
         fields = line.split()
         if re.match(r"\d+\.\d+$", fields[0] if fields else "") and fields[-1] != "total":
             calls[fields[-1]] = int(fields[3]) / requests
-    return sum(calls.values()), calls
+    if tracer.returncode not in (0, -signal.SIGINT) or not calls:  # it dies of our SIGINT once done
+        lines = [line.strip() for line in err.splitlines() if line.strip()]
+        last = lines[-1] if lines else f"exit status {tracer.returncode}, no system call counted"
+        raise Failed(f"strace could not attach to the worker: {last}")
+    return calls
 
 
 def rss(port, requests=300):
@@ -144,6 +255,7 @@ def rss(port, requests=300):
     proc = _server(port, 2)
     try:
         time.sleep(2)
+        _workers(proc.pid)
         ready = [_rss_mb(pid) for pid in _tree(proc.pid)]
         png = PAGE_SAMPLE.read_bytes()
         for _ in range(requests):
@@ -155,6 +267,16 @@ def rss(port, requests=300):
         return ready, [_rss_mb(pid) for pid in _tree(proc.pid)]
     finally:
         stop(proc)
+
+
+def _port(text):
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port number (0 to 65535)")
+    return port
 
 
 def main(argv=None):
@@ -169,7 +291,7 @@ def main(argv=None):
         choices=("/healthz", "/predict"),
         help="the route `syscalls` requests",
     )
-    parser.add_argument("--port", type=int, default=0, help="the server's port (default: a free one)")
+    parser.add_argument("--port", type=_port, default=0, help="the server's port (default: a free one)")
     parser.add_argument(
         "--against", help="`preprocess`: another version of data/imaging/preprocess.py, timed in alternation"
     )
@@ -183,7 +305,17 @@ def main(argv=None):
         parser.error("--requests must be at least 1")
     if args.what == "syscalls" and not shutil.which("strace"):
         parser.error("syscalls needs strace (apt-get install strace)")
+    if args.what in ("syscalls", "rss") and args.port and not port_free(args.port):
+        parser.error(f"port {args.port} is in use")
     port = args.port or free_port()
+    try:
+        _run(args, port)
+    except Failed as error:
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(1) from None
+
+
+def _run(args, port):
     if args.what == "preprocess":
         times = preprocess_us(args.against)
         for name, us in times.items():
