@@ -16,17 +16,23 @@ PyTorch runs where this Python has it, or under --torch-python (its wheel is lar
 environment of its own); without either it is skipped. --baseline-python adds our epoch once more,
 run by another Python whose mnist_mlp is another checkout (say main's), as `numpy-baseline`: a
 before/after of a change to the training loop under the same load. Prints the table and the ratios of the
-medians, with PASS/MISS against TARGETS; with --check, exits 1 when one is missed.
+medians, with PASS/MISS against TARGETS; with --check, exits 1 when one is missed. A contender that
+fails (its process dies, answers no JSON, reports an error such as a diverging loss, or gives no answer
+within ANSWER_TIMEOUT_S) is killed, shown as failed in the table with NaN in its ratios, and, after every
+figure is printed, makes bench_train exit 1 with `error: <name> failed: <reason>` on stderr, --check or not.
 """
 
 import importlib.util
 import json
 import math
 import os
+import select
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +53,11 @@ TARGETS = {
 FLOOR_MOONSHOT = 1.3  # printed beside the floor target, not checked
 NAMES = ("numpy", "numpy-augmented", "gemm-floor", "torch", "numpy-baseline")
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+TRAINING_IMAGES = 60_000
+# the longest wait for one answer of a contender (its start-up included) before it is killed and failed
+ANSWER_TIMEOUT_S = 600
+PROBE_TIMEOUT_S = 60  # the longest wait for `PY -c "import ..."` of --torch-python / --baseline-python
+PROBES = {"torch_python": "numpy, torch", "baseline_python": "numpy, mnist_mlp"}
 
 
 def parse_args(argv=None):
@@ -66,13 +77,38 @@ def parse_args(argv=None):
     for option in ("epochs", "batch_size", "threads"):
         if getattr(args, option) < 1:
             parser.error(f"--{option.replace('_', '-')} must be at least 1")
-    if not args.lr > 0:
-        parser.error("--lr must be positive")
-    for option in ("torch_python", "baseline_python"):
+    if args.batch_size > TRAINING_IMAGES:
+        parser.error(f"--batch-size must be <= {TRAINING_IMAGES} (the training images)")
+    if not (args.lr > 0 and math.isfinite(args.lr)):
+        parser.error("--lr must be positive and finite")
+    for option, modules in PROBES.items():
         python = getattr(args, option)
-        if python and not (os.path.isfile(python) and os.access(python, os.X_OK)):
-            parser.error(f"--{option.replace('_', '-')} {python}: no such program")
+        if python is None:
+            continue
+        flag = f"--{option.replace('_', '-')} {python}"
+        if not (os.path.isfile(python) and os.access(python, os.X_OK)):
+            parser.error(f"{flag}: no such program")
+        problem = probe(python, modules)
+        if problem:
+            parser.error(f"{flag}: {problem}")
     return args
+
+
+def probe(python, modules):
+    """None if `python -c "import <modules>"` works within PROBE_TIMEOUT_S, else why not, in a few words."""
+    code = f"import {modules}; print('probe ok')"  # the whole line checked: /bin/echo, echoing, fails
+    try:
+        done = subprocess.run(
+            [python, "-c", code], capture_output=True, text=True, timeout=PROBE_TIMEOUT_S, cwd=REPO
+        )
+    except subprocess.TimeoutExpired:
+        return f"`import {modules}` gave no answer within {PROBE_TIMEOUT_S:g} s"
+    except OSError as exc:
+        return f"cannot run: {exc.strerror or exc}"
+    if done.returncode == 0 and done.stdout.strip() == "probe ok":
+        return None
+    last = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
+    return f"is not a Python that can `import {modules}` ({last})"
 
 
 class Contender:
@@ -91,8 +127,30 @@ class Contender:
             text=True,
         )  # fmt: skip
         self.error = None
-        if self.process.stdout.readline().strip() != "ready":
+        self.pending = b""  # what was read from the child's stdout past the last whole line
+        line = self.readline()
+        if line == "":
             self.fail()
+        elif line is not None and line != "ready":
+            self.fail(f"said {line[:80]!r} instead of ready")
+
+    def readline(self):
+        """The child's next line on stdout, without its newline, "" at its end; after
+        ANSWER_TIMEOUT_S without a whole line, the child is killed, failed, and None returned."""
+        fd = self.process.stdout.fileno()  # read raw: select sees the pipe, not a Python buffer
+        deadline = time.monotonic() + ANSWER_TIMEOUT_S
+        while b"\n" not in self.pending:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                self.fail(f"no answer within {ANSWER_TIMEOUT_S:g} s")
+                return None
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                line, self.pending = self.pending, b""
+                return line.decode(errors="replace").strip()
+            self.pending += chunk
+        line, self.pending = self.pending.split(b"\n", 1)
+        return line.decode(errors="replace").strip()
 
     def ask(self, command):
         """The child's JSON answer to `command`, or None once it has failed."""
@@ -101,24 +159,57 @@ class Contender:
         try:
             self.process.stdin.write(command + "\n")
             self.process.stdin.flush()
-            answer = json.loads(self.process.stdout.readline())
-        except (OSError, ValueError):
+        except OSError:  # it is gone: say why it ended
             self.fail()
+            return None
+        line = self.readline()
+        if not line:  # None: no answer in time, already failed; "": its stdout ended
+            if line == "":
+                self.fail()
+            return None
+        try:
+            answer = json.loads(line)
+        except ValueError:
+            answer = None
+        if not isinstance(answer, dict):
+            self.fail(f"answered {line[:80]!r}, not a JSON object")
             return None
         if "error" in answer:
             self.error = answer["error"]
             return None
         return answer
 
-    def fail(self):
-        self.process.kill()
-        lines = self.process.stderr.read().strip().splitlines() or ["exited without a word"]
-        self.error = lines[-1]
+    def fail(self, reason=None):
+        """Kill the child and keep why it failed: `reason`, else its signal, last line on stderr or status."""
+        exited = self.process.poll()
+        if exited is None and reason is None:
+            try:  # its stdout ended or spoke nonsense: give a dying child a moment to be reaped
+                exited = self.process.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                pass
+        if exited is None:
+            self.process.kill()
+            self.process.wait()
+        lines = self.process.stderr.read().strip().splitlines()
+        if reason is None and exited is not None and exited < 0:
+            reason = f"killed by signal {-exited}{signal_name(-exited)}"
+        elif reason is None and lines:
+            reason = lines[-1]
+        elif reason is None and exited is not None:
+            reason = f"exited with status {exited} without a word"
+        self.error = reason or "stopped answering and was killed"
 
     def close(self):
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait()
+
+
+def signal_name(number):
+    try:
+        return f" ({signal.Signals(number).name})"
+    except ValueError:
+        return ""
 
 
 def torch_python(args):
@@ -175,7 +266,11 @@ def main(argv=None):
         fail(exc)
     with tempfile.TemporaryDirectory(prefix="bench_train.") as folder:
         results, load = measure(names, args, write_arrays(arrays, Path(folder)))
-    return report(results, args, load).exit_status(args.check)
+    status = report(results, args, load).exit_status(args.check)
+    failed = {name: r["error"] for name, r in results.items() if "error" in r}
+    for name, reason in failed.items():  # after every figure: a run with a contender missing is no run
+        print(f"error: {name} failed: {reason}", file=sys.stderr)
+    return 1 if failed else status
 
 
 def write_arrays(arrays, folder):

@@ -52,7 +52,9 @@ class Ours:
             self.augment = Augmenter()
 
     def epoch(self):
-        self.run.epoch(self.x, self.y, self.augment, None)
+        record = self.run.epoch(self.x, self.y, self.augment, None)
+        if "diverged" in record:  # the epoch stopped at the first non-finite loss: its time is no epoch's
+            raise RuntimeError(f"training diverged: {record['diverged']} (--lr {self.run.config.lr:g})")
 
     def accuracy(self, x_test, y_test):
         from mnist_mlp.model.training import evaluate

@@ -9,9 +9,11 @@ contender says nothing steady about the ratios, so the test asserts the format o
 that --check follows the verdicts, never which verdict the load gave.
 """
 
+import argparse
 import io
 import json
 import re
+import sys
 
 import numpy as np
 import pytest
@@ -133,7 +135,14 @@ def test_a_contender_that_cannot_start_is_reported_failed_not_hung(tmp_path):
     [
         (["--epochs", "0"], "--epochs must be at least 1"),
         (["--threads", "0"], "--threads must be at least 1"),
-        (["--lr", "nan"], "--lr must be positive"),
+        (["--lr", "nan"], "--lr must be positive and finite"),
+        (["--lr", "inf"], "--lr must be positive and finite"),
+        (["--batch-size", "60001"], "--batch-size must be <= 60000 (the training images)"),
+        (
+            ["--torch-python", "/bin/echo"],
+            "--torch-python /bin/echo: is not a Python that can `import numpy, torch`",
+        ),
+        (["--baseline-python", "/bin/false"], "--baseline-python /bin/false: is not a Python that can"),
         (["--torch-python", "/no/such/python"], "--torch-python /no/such/python: no such program"),
         (["--data-dir", "/no/such/folder"], "/no/such/folder: no such folder"),
     ],
@@ -149,6 +158,107 @@ def test_missing_mnist_files_stop_in_one_line(tmp_path, capsys):
         bench_train.main(["--data-dir", str(tmp_path)])  # a folder without the IDX files
     err = capsys.readouterr().err
     assert stop.value.code == 1 and err.startswith("error: ") and len(err.splitlines()) == 1, err
+
+
+def test_a_python_that_has_what_a_contender_imports_passes_the_probe():
+    assert bench_train.probe(sys.executable, bench_train.PROBES["baseline_python"]) is None
+    assert "No module named 'no_such_module'" in bench_train.probe(sys.executable, "numpy, no_such_module")
+
+
+def tiny_arrays(n=64, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 256, (n, 784), dtype=np.uint8), rng.integers(0, 10, n)
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered", "ignore:invalid value encountered")
+@pytest.mark.parametrize("lr", [1, 10, 1e30])
+def test_our_epoch_raises_when_a_too_large_learning_rate_makes_the_loss_diverge(lr):
+    x, y = tiny_arrays()
+    ours = train_contenders.Ours(x, y, argparse.Namespace(batch_size=16, lr=lr))
+    with pytest.raises(RuntimeError, match=r"^training diverged: loss became \S+ at step \d+ \(--lr "):
+        ours.epoch()
+
+
+def test_our_epoch_at_a_sane_learning_rate_does_not_raise():
+    x, y = tiny_arrays()
+    ours = train_contenders.Ours(x, y, argparse.Namespace(batch_size=16, lr=1e-3))
+    ours.epoch()
+    ours.epoch()
+
+
+def write_tiny_npz(folder):
+    x, y = tiny_arrays()
+    return bench_train.write_arrays((x, y, x[:16], y[:16]), folder)
+
+
+def test_a_diverging_contender_fails_and_bench_train_exits_1_even_without_check(
+    tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setattr(bench_train, "load_mnist", lambda *_: tiny_arrays() * 2)
+    monkeypatch.setattr(bench_train, "NAMES", ("numpy",))
+    status = bench_train.main(["--epochs", "1", "--lr", "10", "--batch-size", "16"])
+    out, err = capsys.readouterr()
+    assert re.search(
+        r"^numpy +failed: RuntimeError: training diverged: loss became \S+ at step \d+", out, re.M
+    )
+    assert "PASS" not in out
+    assert status == 1
+    assert re.search(r"^error: numpy failed: RuntimeError: training diverged", err, re.M), err
+
+
+def fake_contender(tmp_path, body):
+    """An executable standing in for a contender's Python: it ignores its arguments and runs `body`."""
+    path = tmp_path / "fake-python"
+    path.write_text(f"#!{sys.executable}\nimport os, sys, time\n{body}\n")
+    path.chmod(0o755)
+    return str(path)
+
+
+READY = "print('ready', flush=True); sys.stdin.readline()"
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        (f"{READY}; time.sleep(60)", "no answer within 0.5 s"),
+        (f"{READY}; os.kill(os.getpid(), 9)", "killed by signal 9 (SIGKILL)"),
+        (f"{READY}; sys.exit('MemoryError')", "MemoryError"),
+        (f"{READY}; sys.exit(3)", "exited with status 3 without a word"),
+        (f"{READY}; print('hello', flush=True); time.sleep(60)", "answered 'hello', not a JSON object"),
+        ("time.sleep(60)", "no answer within 0.5 s"),
+        (
+            "print('-m benchmarks.train_contenders', flush=True)",
+            "said '-m benchmarks.train_contenders' instead of ready",
+        ),
+    ],
+)
+def test_a_contender_that_hangs_dies_or_babbles_is_killed_and_failed_with_its_reason(
+    body, error, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(bench_train, "ANSWER_TIMEOUT_S", 0.5)
+    args = bench_train.parse_args(["--epochs", "1"])
+    contender = bench_train.Contender("torch", fake_contender(tmp_path, body), args, tmp_path / "none.npz")
+    try:
+        assert contender.ask("epoch") is None
+        assert contender.error == error
+        assert contender.process.poll() is not None  # killed, not left behind
+    finally:
+        contender.close()
+
+
+def test_a_contender_that_stops_answering_fails_the_run_after_every_figure(tmp_path, monkeypatch, capsys):
+    pixels, labels = np.zeros((2, 784), np.uint8), np.zeros(2, np.uint8)
+    monkeypatch.setattr(bench_train, "load_mnist", lambda *_: (pixels, labels, pixels, labels))
+    monkeypatch.setattr(bench_train, "NAMES", ("gemm-floor",))
+    monkeypatch.setattr(bench_train, "ANSWER_TIMEOUT_S", 0.5)
+    monkeypatch.setattr(bench_train, "probe", lambda *_: None)
+    torch = fake_contender(tmp_path, f"{READY}; time.sleep(60)")
+    status = bench_train.main(["--epochs", "1", "--batch-size", "2", "--torch-python", torch])
+    out, err = capsys.readouterr()
+    assert re.search(r"^gemm-floor +[\d.]+ +[\d.]+ +\d+ +-$", out, re.M), out
+    assert re.search(r"^torch +failed: no answer within 0\.5 s$", out, re.M), out
+    assert "numpy / torch: not measured (CPU not measured)  MISS" in out
+    assert status == 1 and err.splitlines()[-1] == "error: torch failed: no answer within 0.5 s", err
 
 
 @pytest.mark.slow
