@@ -52,7 +52,6 @@ TARGETS = {
 }
 FLOOR_MOONSHOT = 1.3  # printed beside the floor target, not checked
 NAMES = ("numpy", "numpy-augmented", "gemm-floor", "torch", "numpy-baseline")
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 TRAINING_IMAGES = 60_000
 # the longest wait for one answer of a contender (its start-up included) before it is killed and failed
 ANSWER_TIMEOUT_S = 600
@@ -119,7 +118,7 @@ class Contender:
             python, "-m", "benchmarks.train_contenders", name, "--data", str(data), "--lr", str(args.lr),
             "--batch-size", str(args.batch_size), "--threads", str(args.threads),
         ]  # fmt: skip
-        env = {**os.environ, **dict.fromkeys(THREAD_VARIABLES, str(args.threads))}
+        env = dict(os.environ)  # the child sets its thread pool from --threads before importing NumPy
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
         self.name = name
         self.process = subprocess.Popen(
