@@ -130,6 +130,14 @@ def worker_pids(proc):
     return sorted(int(p) for p in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split())
 
 
+def until_every_worker_started(proc, temp):
+    """Until each worker of the server `proc`, whose TMPDIR is `temp`, has made its model's gauge:
+    the last file a starting worker makes in the metrics folder."""
+    (metrics,) = temp.glob("mnist-metrics-*")
+    every_gauge = lambda: all((metrics / f"gauge_livemax_{pid}.db").exists() for pid in worker_pids(proc))  # noqa: E731
+    until(every_gauge, "every worker started")
+
+
 def admin_reload(base):
     address = urllib.parse.urlsplit(base)
     connection = http.client.HTTPConnection(address.hostname, address.port, timeout=10)
@@ -174,10 +182,13 @@ def test_reloads_under_load_fail_nothing_and_refuse_the_corrupt_file(tmp_path):
 
 def test_after_a_worker_crash_metrics_report_only_the_models_live_workers_serve(tmp_path):
     good, _ = weight_files(tmp_path)
-    current = tmp_path / "current.npz"
+    current, temp = tmp_path / "current.npz", tmp_path / "tmp"
+    temp.mkdir()
     shutil.copyfile(good[0], current)
-    with running(MODEL_PATH=str(current), WORKERS="2") as (proc, base):
+    with running(MODEL_PATH=str(current), WORKERS="2", TMPDIR=str(temp)) as (proc, base):
         wait_for(base, model_id(good[0]))
+        # both workers up before one is killed: with the other still starting, none would listen
+        until_every_worker_started(proc, temp)
         crashed = worker_pids(proc)[0]
         os.kill(crashed, signal.SIGKILL)
         until(lambda: len(pids := worker_pids(proc)) == 2 and crashed not in pids, "a respawned worker")
@@ -336,13 +347,7 @@ def test_a_cleaned_temp_folder_and_a_bad_file_do_not_stop_a_server_whose_worker_
     good, corrupt = weight_files(tmp_path)
     current, temp, log_path = tmp_path / "current.npz", tmp_path / "tmp", tmp_path / "stderr.log"
     with serving_a_copy(good[0], current, temp, log_path) as (proc, base):
-        # both workers started, so that the cleaning below happens to a running server: the
-        # model's gauge is the last file a starting worker makes in the metrics folder
-        (metrics,) = temp.glob("mnist-metrics-*")
-        until(
-            lambda: all((metrics / f"gauge_livemax_{pid}.db").exists() for pid in worker_pids(proc)),
-            "2 workers",
-        )
+        until_every_worker_started(proc, temp)  # the cleaning below happens to a running server
         shutil.copyfile(corrupt, current)
         for made in temp.iterdir():
             shutil.rmtree(made)
